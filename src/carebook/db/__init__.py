@@ -1,0 +1,1 @@
+"""The data layer: tables, repositories, migrations and transaction handling."""

@@ -1,0 +1,43 @@
+"""Institutions (tenants) and the API keys that reach them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from carebook.db.base import Base, GuidMixin, IdMixin, TimestampMixin, utcnow
+from carebook.db.types import UTCDateTime
+
+
+class Institution(IdMixin, GuidMixin, TimestampMixin, Base):
+    __tablename__ = "institutions"
+
+    subdomain: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone_number: Mapped[str | None] = mapped_column(String(40))
+    country_code: Mapped[str] = mapped_column(String(2), default="US")
+
+
+class ApiKey(IdMixin, Base):
+    """An API key, kept only as a SHA-256 digest; the key itself is shown once."""
+
+    __tablename__ = "api_keys"
+
+    key_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(200))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ApiKeyInstitution(Base):
+    __tablename__ = "api_key_institutions"
+
+    api_key_id: Mapped[int] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    institution_id: Mapped[int] = mapped_column(
+        ForeignKey("institutions.id", ondelete="CASCADE"), primary_key=True
+    )
