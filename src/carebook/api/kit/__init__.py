@@ -1,0 +1,1 @@
+"""What every API dialect shares: the database handle, the caller, error plumbing."""

@@ -1,0 +1,30 @@
+"""Bearer-token authentication shared by every API dialect."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from carebook.api.kit.state import get_app_state
+from carebook.core.auth import Principal, read_token
+from carebook.core.errors import Unauthorized
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized(
+            "missing Authorization header: send 'Bearer <token>' from /authenticates"
+        )
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
+def current_principal(request: Request) -> Principal:
+    return read_token(bearer_token(request), secret=get_app_state(request).secret)
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]

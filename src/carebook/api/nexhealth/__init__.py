@@ -1,0 +1,14 @@
+"""The NexHealth-style API: routes, request/response schemas, the envelope."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from carebook.api.nexhealth.routes import authenticates, institutions
+
+
+def build_router() -> APIRouter:
+    router = APIRouter()
+    for module in (authenticates, institutions):
+        router.include_router(module.router)
+    return router

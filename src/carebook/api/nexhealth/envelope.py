@@ -1,0 +1,72 @@
+"""NexHealth's response envelope: ``{code, description, error, data, count}`` on every answer."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from carebook.api.kit.problems import Problem
+
+T = TypeVar("T")
+
+
+class PageInfo(BaseModel):
+    has_previous_page: bool
+    has_next_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+class Envelope(BaseModel, Generic[T]):
+    model_config = ConfigDict(title="Envelope")
+
+    code: bool = True
+    description: str | None = None
+    error: list[str] | None = None
+    data: T
+    count: int | None = None
+
+
+class PagedEnvelope(Envelope[T], Generic[T]):
+    page_info: PageInfo
+
+
+class ErrorEnvelope(BaseModel):
+    """Every failure: ``code`` false, the reasons in ``error``, ``data`` null."""
+
+    code: bool = False
+    description: str | None = None
+    error: list[str]
+    data: None = None
+    count: None = None
+
+
+def ok(data: T, *, count: int | None = None, description: str | None = None) -> Envelope[T]:
+    return Envelope[T](data=data, count=count, description=description)
+
+
+def render(_request: Request, problem: Problem) -> Response:
+    body = ErrorEnvelope(description=problem.message, error=problem.messages)
+    return JSONResponse(body.model_dump(), status_code=problem.status, headers=problem.headers)
+
+
+_DESCRIPTIONS = {
+    400: "Malformed input: the messages in `error` name each failing field.",
+    401: "Missing, invalid or expired credentials.",
+    403: "The key does not reach this institution.",
+    404: "No such record in this institution (or location).",
+    409: "The request clashes with the current state (for example an overlapping booking).",
+    500: "A bug; the envelope is still returned.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses a route can answer."""
+    wanted = statuses or (400, 401, 403, 404)
+    return {
+        status: {"model": ErrorEnvelope, "description": _DESCRIPTIONS[status]}
+        for status in (*wanted, 500)
+    }

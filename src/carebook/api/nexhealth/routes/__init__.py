@@ -1,0 +1,1 @@
+"""One module per NexHealth resource; ``ROUTERS`` lists them for the app."""

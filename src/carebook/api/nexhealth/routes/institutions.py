@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from carebook.api.kit.auth import PrincipalDep
+from carebook.api.kit.state import DatabaseDep
+from carebook.api.nexhealth.envelope import Envelope, error_responses, ok
+from carebook.core import tenancy
+from carebook.core.errors import Forbidden, NotFound
+from carebook.db.repositories import tenancy as repo
+from carebook.db.tables import Institution
+
+router = APIRouter(tags=["Institutions"])
+
+
+class InstitutionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    guid: str
+    name: str
+    subdomain: str
+    phone_number: str | None
+    country_code: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, institution: Institution) -> InstitutionOut:
+        return cls(
+            id=institution.id,
+            guid=str(institution.guid),
+            name=institution.name,
+            subdomain=institution.subdomain,
+            phone_number=institution.phone_number,
+            country_code=institution.country_code,
+            created_at=institution.created_at,
+            updated_at=institution.updated_at,
+        )
+
+
+class InstitutionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    subdomain: str = Field(min_length=1, max_length=63)
+    phone_number: str | None = Field(default=None, max_length=40)
+    country_code: str = Field(default="US", min_length=2, max_length=2)
+
+
+class InstitutionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    institution: InstitutionIn
+
+
+@router.post(
+    "/institutions",
+    status_code=201,
+    response_model=Envelope[InstitutionOut],
+    responses=error_responses(400, 401, 403, 409),
+    summary="Create an institution (admin key only)",
+)
+async def create_institution(
+    body: InstitutionCreate, principal: PrincipalDep, db: DatabaseDep
+) -> Envelope[InstitutionOut]:
+    if not principal.is_admin:
+        raise Forbidden("only the platform admin key may create institutions")
+    fields = body.institution
+
+    async def work(session: AsyncSession) -> InstitutionOut:
+        created = await tenancy.create_institution(
+            session,
+            name=fields.name,
+            subdomain=fields.subdomain,
+            phone_number=fields.phone_number,
+            country_code=fields.country_code,
+        )
+        return InstitutionOut.of(created)
+
+    return ok(await db.write(work), count=1)
+
+
+@router.get(
+    "/institutions",
+    response_model=Envelope[list[InstitutionOut]],
+    responses=error_responses(400, 401),
+    summary="The institutions this key reaches",
+)
+async def list_institutions(
+    principal: PrincipalDep,
+    db: DatabaseDep,
+    per_page: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> Envelope[list[InstitutionOut]]:
+    only = None if principal.is_admin else [i for _, i in principal.institutions]
+    async with db.read() as session:
+        rows = await repo.list_institutions(session, only_ids=only, after_id=None, limit=per_page)
+    return ok([InstitutionOut.of(r) for r in rows], count=len(rows))
+
+
+@router.get(
+    "/institutions/{institution_id}",
+    response_model=Envelope[InstitutionOut],
+    responses=error_responses(400, 401, 403, 404),
+    summary="One institution",
+)
+async def get_institution(
+    institution_id: Annotated[int, Path()], principal: PrincipalDep, db: DatabaseDep
+) -> Envelope[InstitutionOut]:
+    if not principal.can_reach(institution_id):
+        raise NotFound("institution", institution_id)
+    async with db.read() as session:
+        institution = await repo.institution_by_id(session, institution_id)
+    if institution is None:
+        raise NotFound("institution", institution_id)
+    return ok(InstitutionOut.of(institution), count=1)

@@ -1,0 +1,85 @@
+"""API keys and bearer tokens.
+
+Keys are random, shown once, and kept only as SHA-256 digests (they are high-entropy, so a fast
+digest is enough and makes lookup a single indexed read). ``POST /authenticates`` trades a key for
+a signed token that carries what the key may reach, so authenticated requests need no key lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+
+from carebook.core.errors import Forbidden, Unauthorized
+
+KEY_PREFIX = "cbk_"
+TOKEN_ALGORITHM = "HS256"
+
+
+def new_api_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def digest_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def keys_match(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the platform admin, or a key scoped to some institutions."""
+
+    key_id: int | None
+    is_admin: bool
+    # subdomain -> institution id, for every institution a scoped key reaches.
+    institutions: tuple[tuple[str, int], ...] = ()
+
+    def institution_id_for(self, subdomain: str) -> int | None:
+        """The id of ``subdomain`` if the token already names it (saves a lookup)."""
+        for name, institution_id in self.institutions:
+            if name == subdomain:
+                return institution_id
+        return None
+
+    def can_reach(self, institution_id: int) -> bool:
+        return self.is_admin or any(i == institution_id for _, i in self.institutions)
+
+    def require(self, institution_id: int, subdomain: str) -> None:
+        if not self.can_reach(institution_id):
+            raise Forbidden(f"you don't have access to institution '{subdomain}'")
+
+
+def issue_token(principal: Principal, *, secret: str, now: datetime, ttl: timedelta) -> str:
+    claims = {
+        "sub": str(principal.key_id) if principal.key_id is not None else "admin",
+        "adm": principal.is_admin,
+        "ins": dict(principal.institutions),
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+    }
+    return jwt.encode(claims, secret, algorithm=TOKEN_ALGORITHM)
+
+
+def read_token(token: str, *, secret: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[TOKEN_ALGORITHM], options={"require": ["exp", "sub"]}
+        )
+    except jwt.ExpiredSignatureError as error:
+        raise Unauthorized("the bearer token has expired; authenticate again") from error
+    except jwt.PyJWTError as error:
+        raise Unauthorized("the bearer token is not valid") from error
+    sub = claims["sub"]
+    return Principal(
+        key_id=None if sub == "admin" else int(sub),
+        is_admin=bool(claims.get("adm", False)),
+        institutions=tuple(sorted((str(k), int(v)) for k, v in claims.get("ins", {}).items())),
+    )

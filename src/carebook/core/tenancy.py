@@ -1,0 +1,128 @@
+"""Institutions, API keys, authentication and reaching a tenant."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from carebook.core.auth import Principal, digest_key, issue_token, keys_match, new_api_key
+from carebook.core.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+)
+from carebook.core.time import utc_now
+from carebook.db.database import Database
+from carebook.db.repositories import tenancy as repo
+from carebook.db.tables import ApiKey, Institution
+
+SUBDOMAIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """The institution a request acts in, after access was checked."""
+
+    id: int
+    subdomain: str
+
+
+async def authenticate(
+    db: Database, raw_key: str | None, *, admin_key: str | None, secret: str, ttl: timedelta
+) -> str:
+    """Trade an API key for a bearer token."""
+    if not raw_key or not raw_key.strip():
+        raise Unauthorized("missing Authorization header: send your API key")
+    raw_key = raw_key.strip()
+    if raw_key.lower().startswith("bearer "):
+        raw_key = raw_key[7:].strip()
+    if admin_key and keys_match(raw_key, admin_key):
+        principal = Principal(key_id=None, is_admin=True)
+    else:
+        async with db.read() as session:
+            found = await repo.api_key_by_digest(session, digest_key(raw_key))
+        if found is None or found[0].revoked:
+            raise Unauthorized("the API key is not valid")
+        key, institutions = found
+        principal = Principal(key_id=key.id, is_admin=False, institutions=tuple(institutions))
+    return issue_token(principal, secret=secret, now=utc_now(), ttl=ttl)
+
+
+async def resolve_tenant(db: Database, principal: Principal, subdomain: str | None) -> Tenant:
+    """The institution named by ``subdomain``, if the caller may reach it.
+
+    A scoped key gets 403 for any subdomain it does not hold, existing or not, so keys cannot
+    probe for other tenants; the admin gets 404 for one that does not exist.
+    """
+    if not subdomain:
+        raise InvalidInput.one("subdomain", "is required")
+    known = principal.institution_id_for(subdomain)
+    if known is not None:
+        return Tenant(known, subdomain)
+    if not principal.is_admin:
+        raise Forbidden(f"you don't have access to institution '{subdomain}'")
+    async with db.read() as session:
+        institution = await repo.institution_by_subdomain(session, subdomain)
+    if institution is None:
+        raise NotFound("institution", subdomain, field="subdomain")
+    return Tenant(institution.id, institution.subdomain)
+
+
+def validate_subdomain(subdomain: str) -> list[FieldError]:
+    if not SUBDOMAIN_RE.match(subdomain):
+        return [
+            FieldError(
+                "institution.subdomain",
+                "must be 1-63 lowercase letters, digits or hyphens, "
+                "not starting or ending with '-'",
+            )
+        ]
+    return []
+
+
+async def create_institution(
+    session: AsyncSession,
+    *,
+    name: str,
+    subdomain: str,
+    phone_number: str | None = None,
+    country_code: str = "US",
+) -> Institution:
+    errors = validate_subdomain(subdomain)
+    if not name.strip():
+        errors.append(FieldError("institution.name", "must not be blank"))
+    if errors:
+        raise InvalidInput(errors)
+    if await repo.institution_by_subdomain(session, subdomain) is not None:
+        raise Conflict(f"an institution with subdomain '{subdomain}' already exists")
+    institution = Institution(
+        name=name.strip(), subdomain=subdomain, phone_number=phone_number, country_code=country_code
+    )
+    try:
+        async with session.begin_nested():
+            return await repo.add_institution(session, institution)
+    except IntegrityError as error:
+        raise Conflict(f"an institution with subdomain '{subdomain}' already exists") from error
+
+
+async def create_api_key(
+    session: AsyncSession, *, subdomains: list[str], name: str | None = None
+) -> str:
+    """Create a key reaching ``subdomains``; returns the key itself, which is never stored."""
+    ids = []
+    for subdomain in subdomains:
+        institution = await repo.institution_by_subdomain(session, subdomain)
+        if institution is None:
+            raise NotFound("institution", subdomain, field="subdomain")
+        ids.append(institution.id)
+    raw = new_api_key()
+    key = ApiKey(key_digest=digest_key(raw), prefix=raw[:8], name=name)
+    await repo.add_api_key(session, key, institution_ids=ids)
+    return raw

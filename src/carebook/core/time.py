@@ -1,0 +1,107 @@
+"""Time: UTC instants, IANA zones, wall-clock times and the one rule for DST edges.
+
+The rule for a wall-clock time on a change day ("compatible" disambiguation, as in RFC 5545 and
+JavaScript's Temporal): a time that does not exist (skipped by spring-forward) moves forward by
+the length of the gap, so 02:30 on a day that jumps 02:00→03:00 means 03:30; a time that occurs
+twice (fall-back) means its first occurrence, the earlier instant.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class UnknownTimeZone(ValueError):
+    pass
+
+
+@lru_cache(maxsize=512)
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone called ``name``; raises :class:`UnknownTimeZone` for anything else."""
+    if not name or name != name.strip() or name.startswith("/") or ".." in name:
+        raise UnknownTimeZone(name)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise UnknownTimeZone(name) from error
+
+
+def is_valid_zone(name: str) -> bool:
+    try:
+        zone(name)
+    except UnknownTimeZone:
+        return False
+    return True
+
+
+def localize(wall: datetime, tz: tzinfo) -> datetime:
+    """The UTC instant of the naive wall-clock time ``wall`` in ``tz``, by the module's rule."""
+    assert wall.tzinfo is None, "localize takes a naive wall-clock time"
+    first = wall.replace(tzinfo=tz, fold=0)
+    second = wall.replace(tzinfo=tz, fold=1)
+    first_utc = first.astimezone(UTC)
+    second_utc = second.astimezone(UTC)
+    if first_utc.astimezone(tz).replace(tzinfo=None) == wall:
+        # The wall time exists; if it occurs twice, fold=0 is its first occurrence.
+        return first_utc
+    # A gap: fold=0 uses the offset before the change, which lands past the gap by its length.
+    return max(first_utc, second_utc)
+
+
+def local_datetime(day: date, at: time, tz: tzinfo) -> datetime:
+    """The UTC instant of wall-clock ``at`` on local ``day`` in ``tz``."""
+    return localize(datetime.combine(day, at), tz)
+
+
+def to_utc(value: datetime, tz: tzinfo) -> datetime:
+    """An instant from input: aware values keep their offset, naive ones are local to ``tz``."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        return localize(value, tz)
+    return value.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_utc(value: datetime) -> str:
+    """``2026-03-02T15:00:00.000Z``: UTC with milliseconds, as NexHealth writes instants."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def format_local(value: datetime, tz: tzinfo) -> str:
+    """``2026-03-02T10:00:00.000-05:00``: local wall time with the offset in force then."""
+    local = value.astimezone(tz)
+    offset = local.strftime("%z")
+    return (
+        local.strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{local.microsecond // 1000:03d}"
+        + f"{offset[:3]}:{offset[3:]}"
+    )
+
+
+def offset_minutes(value: datetime, tz: tzinfo) -> int:
+    """The UTC offset of ``tz`` at instant ``value``, in minutes (east positive)."""
+    delta = value.astimezone(tz).utcoffset()
+    assert delta is not None
+    return int(delta.total_seconds() // 60)
+
+
+def format_offset(value: datetime, tz: tzinfo) -> str:
+    """NexHealth's ``timezone_offset``: ``-4:00``, ``+5:30``, ``+0:00``."""
+    minutes = offset_minutes(value, tz)
+    sign = "-" if minutes < 0 else "+"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"{sign}{hours}:{mins:02d}"
+
+
+def local_date(value: datetime, tz: tzinfo) -> date:
+    return value.astimezone(tz).date()
+
+
+def day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
+    """The UTC instants at which local ``day`` starts and the next day starts."""
+    return local_datetime(day, time(0), tz), local_datetime(day + timedelta(days=1), time(0), tz)

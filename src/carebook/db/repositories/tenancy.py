@@ -1,0 +1,63 @@
+"""Institutions and API keys (the tenant roots themselves)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from carebook.db.tables import ApiKey, ApiKeyInstitution, Institution
+
+
+async def institution_by_subdomain(session: AsyncSession, subdomain: str) -> Institution | None:
+    result = await session.execute(select(Institution).where(Institution.subdomain == subdomain))
+    return result.scalar_one_or_none()
+
+
+async def institution_by_id(session: AsyncSession, institution_id: int) -> Institution | None:
+    return await session.get(Institution, institution_id)
+
+
+async def list_institutions(
+    session: AsyncSession, *, only_ids: Sequence[int] | None, after_id: int | None, limit: int
+) -> list[Institution]:
+    query = select(Institution).order_by(Institution.id).limit(limit)
+    if only_ids is not None:
+        query = query.where(Institution.id.in_(only_ids))
+    if after_id is not None:
+        query = query.where(Institution.id > after_id)
+    return list((await session.execute(query)).scalars())
+
+
+async def add_institution(session: AsyncSession, institution: Institution) -> Institution:
+    session.add(institution)
+    await session.flush()
+    return institution
+
+
+async def api_key_by_digest(
+    session: AsyncSession, digest: str
+) -> tuple[ApiKey, list[tuple[str, int]]] | None:
+    key = (
+        await session.execute(select(ApiKey).where(ApiKey.key_digest == digest))
+    ).scalar_one_or_none()
+    if key is None:
+        return None
+    rows = await session.execute(
+        select(Institution.subdomain, Institution.id)
+        .join(ApiKeyInstitution, ApiKeyInstitution.institution_id == Institution.id)
+        .where(ApiKeyInstitution.api_key_id == key.id)
+    )
+    return key, [(subdomain, institution_id) for subdomain, institution_id in rows.tuples()]
+
+
+async def add_api_key(
+    session: AsyncSession, key: ApiKey, *, institution_ids: Sequence[int]
+) -> ApiKey:
+    session.add(key)
+    await session.flush()
+    for institution_id in institution_ids:
+        session.add(ApiKeyInstitution(api_key_id=key.id, institution_id=institution_id))
+    await session.flush()
+    return key

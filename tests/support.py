@@ -1,0 +1,157 @@
+"""Test helpers: an HTTP client with auth shortcuts, and a clinic built straight in the database.
+
+Set-up writes rows directly (fast, and independent of the endpoints under test); everything a test
+asserts goes through HTTP, plus reads of the database state where the test is about that state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from carebook.api.kit.state import AppState
+from carebook.core.tenancy import create_api_key
+from carebook.db.database import Database
+from carebook.db.tables import (
+    AppointmentType,
+    Institution,
+    Location,
+    Operatory,
+    Patient,
+    Provider,
+    ProviderLocation,
+)
+
+ADMIN_KEY = "admin-test-key"
+
+
+@dataclass
+class Clinic:
+    """One institution with the usual furniture; ids are the database ids."""
+
+    subdomain: str
+    institution_id: int
+    api_key: str
+    token: str
+    location_id: int  # America/New_York, books by provider (no operatory needed)
+    op_location_id: int  # Europe/Berlin, maps by operatory
+    provider_ids: list[int] = field(default_factory=list)
+    operatory_ids: list[int] = field(default_factory=list)  # at op_location_id
+    patient_ids: list[int] = field(default_factory=list)
+    appointment_type_id: int = 0  # 30 minutes
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    app: FastAPI
+
+    @property
+    def db(self) -> Database:
+        state: AppState = self.app.state.carebook
+        return state.db
+
+    async def token(self, api_key: str) -> str:
+        response = await self.client.post("/authenticates", headers={"Authorization": api_key})
+        assert response.status_code == 201, response.text
+        token: str = response.json()["data"]["token"]
+        return token
+
+    async def admin_auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {await self.token(ADMIN_KEY)}"}
+
+    async def clinic(
+        self, subdomain: str = "acme", *, providers: int = 2, patients: int = 3
+    ) -> Clinic:
+        async def build(session: AsyncSession) -> dict[str, Any]:
+            institution = Institution(name=f"{subdomain.title()} Dental", subdomain=subdomain)
+            session.add(institution)
+            await session.flush()
+            iid = institution.id
+            ny = Location(institution_id=iid, name="Downtown", tz="America/New_York")
+            berlin = Location(
+                institution_id=iid, name="Berlin", tz="Europe/Berlin", map_by_operatory=True
+            )
+            session.add_all([ny, berlin])
+            await session.flush()
+            provs = [
+                Provider(
+                    institution_id=iid,
+                    first_name=f"Pat{i}",
+                    last_name="Doctor",
+                    email=f"doc{i}@{subdomain}.test",
+                )
+                for i in range(providers)
+            ]
+            session.add_all(provs)
+            await session.flush()
+            for p in provs:
+                for loc in (ny, berlin):
+                    session.add(
+                        ProviderLocation(institution_id=iid, provider_id=p.id, location_id=loc.id)
+                    )
+            ops = [
+                Operatory(institution_id=iid, location_id=berlin.id, name=f"Chair {i + 1}")
+                for i in range(2)
+            ]
+            pats = [
+                Patient(
+                    institution_id=iid,
+                    location_id=ny.id,
+                    first_name=f"Pat{i}",
+                    last_name="Patient",
+                    email=f"patient{i}@{subdomain}.test",
+                    date_of_birth=date(1980, 1, 1 + i),
+                    phone_number=f"555000{i:04d}",
+                    gender="Female",
+                    bio={"date_of_birth": f"1980-01-{1 + i:02d}", "phone_number": f"555000{i:04d}"},
+                )
+                for i in range(patients)
+            ]
+            appt_type = AppointmentType(institution_id=iid, name="Cleaning", minutes=30)
+            session.add_all([*ops, *pats, appt_type])
+            await session.flush()
+            key = await create_api_key(session, subdomains=[subdomain])
+            return {
+                "iid": iid,
+                "key": key,
+                "ny": ny.id,
+                "berlin": berlin.id,
+                "providers": [p.id for p in provs],
+                "ops": [o.id for o in ops],
+                "patients": [p.id for p in pats],
+                "type": appt_type.id,
+            }
+
+        made = await self.db.write(build)
+        return Clinic(
+            subdomain=subdomain,
+            institution_id=made["iid"],
+            api_key=made["key"],
+            token=await self.token(made["key"]),
+            location_id=made["ny"],
+            op_location_id=made["berlin"],
+            provider_ids=made["providers"],
+            operatory_ids=made["ops"],
+            patient_ids=made["patients"],
+            appointment_type_id=made["type"],
+        )
+
+
+def future(days: int = 7, hour: int = 15, minute: int = 0) -> datetime:
+    """A UTC instant ``days`` ahead at ``hour:minute`` UTC (always in the future)."""
+    base = datetime.now(UTC).replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return base + timedelta(days=days)
+
+
+def iso_z(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")

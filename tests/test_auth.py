@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.support import Api
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_authenticate_with_api_key_returns_token_in_envelope(api: Api) -> None:
+    clinic = await api.clinic("acme")
+    response = await api.client.post("/authenticates", headers={"Authorization": clinic.api_key})
+    assert response.status_code == 201
+    body = response.json()
+    assert body["code"] is True
+    assert body["description"] == "Authenticated"
+    assert body["error"] is None
+    assert isinstance(body["data"]["token"], str)
+    assert body["data"]["token"].count(".") == 2
+
+
+async def test_authenticate_with_unknown_key_is_401_envelope(api: Api) -> None:
+    response = await api.client.post("/authenticates", headers={"Authorization": "cbk_nope"})
+    assert response.status_code == 401
+    assert response.json() == {
+        "code": False,
+        "description": "the API key is not valid",
+        "error": ["the API key is not valid"],
+        "data": None,
+        "count": None,
+    }
+
+
+async def test_missing_authorization_is_401(api: Api) -> None:
+    response = await api.client.post("/authenticates")
+    assert response.status_code == 401
+    response = await api.client.get("/institutions")
+    assert response.status_code == 401
+    assert response.json()["code"] is False
+
+
+async def test_garbage_bearer_token_is_401(api: Api) -> None:
+    response = await api.client.get("/institutions", headers={"Authorization": "Bearer x.y.z"})
+    assert response.status_code == 401
+    assert response.json()["error"] == ["the bearer token is not valid"]
+
+
+async def test_admin_creates_and_lists_institutions(api: Api) -> None:
+    headers = await api.admin_auth()
+    response = await api.client.post(
+        "/institutions",
+        headers=headers,
+        json={"institution": {"name": "Smile Clinic", "subdomain": "smile"}},
+    )
+    assert response.status_code == 201, response.text
+    created = response.json()["data"]
+    assert created["subdomain"] == "smile"
+    assert created["name"] == "Smile Clinic"
+    listed = await api.client.get("/institutions", headers=headers)
+    assert [i["subdomain"] for i in listed.json()["data"]] == ["smile"]
+    duplicate = await api.client.post(
+        "/institutions",
+        headers=headers,
+        json={"institution": {"name": "Again", "subdomain": "smile"}},
+    )
+    assert duplicate.status_code == 409
+
+
+async def test_scoped_key_cannot_create_institutions_or_see_others(api: Api) -> None:
+    acme = await api.clinic("acme")
+    other = await api.clinic("other")
+    response = await api.client.post(
+        "/institutions",
+        headers=acme.auth,
+        json={"institution": {"name": "Mine", "subdomain": "mine"}},
+    )
+    assert response.status_code == 403
+    listed = await api.client.get("/institutions", headers=acme.auth)
+    assert [i["subdomain"] for i in listed.json()["data"]] == ["acme"]
+    hidden = await api.client.get(f"/institutions/{other.institution_id}", headers=acme.auth)
+    assert hidden.status_code == 404
+
+
+async def test_bad_institution_body_is_400_naming_fields(api: Api) -> None:
+    headers = await api.admin_auth()
+    response = await api.client.post(
+        "/institutions", headers=headers, json={"institution": {"subdomain": "Bad Name!"}}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == ["institution.name: is required"]
+    response = await api.client.post(
+        "/institutions",
+        headers=headers,
+        json={"institution": {"name": "X", "subdomain": "Bad Name!"}},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"][0].startswith("institution.subdomain:")
+    response = await api.client.post(
+        "/institutions",
+        headers=headers,
+        content=b"{not json",
+    )
+    assert response.status_code == 400
+
+
+async def test_unknown_route_is_404_envelope(api: Api) -> None:
+    response = await api.client.get("/nope")
+    assert response.status_code == 404
+    assert response.json()["code"] is False
