@@ -1,0 +1,1 @@
+"""Availability: working hours, closures, and the slot engine."""
