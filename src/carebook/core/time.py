@@ -105,3 +105,18 @@ def local_date(value: datetime, tz: tzinfo) -> date:
 def day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
     """The UTC instants at which local ``day`` starts and the next day starts."""
     return local_datetime(day, time(0), tz), local_datetime(day + timedelta(days=1), time(0), tz)
+
+
+def parse_datetime(text: str) -> datetime:
+    """Any ISO 8601 date-time (``Z``, ``+00:00``, ``+0000``, 1-9 fraction digits, or no offset).
+
+    A bare date is refused: a booking needs a time. The result is naive when the text has no
+    offset; the caller decides whose local time that is.
+    """
+    value = text.strip()
+    if len(value) <= 10 or not any(sep in value[8:] for sep in ("T", "t", " ")):
+        raise ValueError("must be an ISO 8601 date-time, e.g. 2026-03-02T10:00:00-05:00")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as error:
+        raise ValueError("must be an ISO 8601 date-time, e.g. 2026-03-02T10:00:00-05:00") from error

@@ -1,0 +1,127 @@
+"""``POST /appointments`` and ``GET /appointments/{id}``: translation only; rules live in core."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from carebook.api.kit.state import DatabaseDep
+from carebook.api.nexhealth.deps import TenantDep
+from carebook.api.nexhealth.envelope import Envelope, error_responses, ok
+from carebook.api.nexhealth.schemas.appointments import (
+    AppointmentCreate,
+    AppointmentData,
+    appointment_out,
+)
+from carebook.core import booking
+from carebook.core.errors import FieldError, InvalidInput
+from carebook.core.time import parse_datetime
+
+router = APIRouter(tags=["Appointments"])
+
+
+@asynccontextmanager
+async def appt_fields() -> AsyncIterator[None]:
+    """Name the core's fields as this API does (``appt.start_time``)."""
+    try:
+        yield
+    except InvalidInput as error:
+        raise InvalidInput(
+            [
+                FieldError(e.field if e.field == "location_id" else f"appt.{e.field}", e.message)
+                for e in error.errors
+            ]
+        ) from None
+
+
+def _parse_times(start: str, end: str | None) -> tuple[datetime, datetime | None]:
+    errors = []
+    parsed_start = parsed_end = None
+    try:
+        parsed_start = parse_datetime(start)
+    except ValueError as error:
+        errors.append(FieldError("appt.start_time", str(error)))
+    if end is not None:
+        try:
+            parsed_end = parse_datetime(end)
+        except ValueError as error:
+            errors.append(FieldError("appt.end_time", str(error)))
+    if errors:
+        raise InvalidInput(errors)
+    assert parsed_start is not None
+    return parsed_start, parsed_end
+
+
+@router.post(
+    "/appointments",
+    status_code=201,
+    response_model=Envelope[AppointmentData],
+    responses=error_responses(400, 401, 403, 404, 409),
+    summary="Book an appointment, or a block with unavailable=true",
+)
+async def create_appointment(
+    body: AppointmentCreate,
+    tenant: TenantDep,
+    db: DatabaseDep,
+    location_id: Annotated[int, Query(ge=1, description="The location booked at.")],
+    notify_patient: Annotated[
+        bool, Query(description="Record a patient notification for delivery.")
+    ] = False,
+) -> Envelope[AppointmentData]:
+    appt = body.appt
+    start, end = _parse_times(appt.start_time, appt.end_time)
+    dependant = None
+    if appt.patient is not None:
+        bio = appt.patient.bio
+        dependant = booking.DependantPatient(
+            first_name=appt.patient.first_name,
+            last_name=appt.patient.last_name,
+            date_of_birth=bio.date_of_birth,
+            gender=bio.gender,
+            email=appt.patient.email,
+            bio=bio.model_dump(mode="json", exclude_none=True),
+        )
+    request = booking.BookingRequest(
+        institution_id=tenant.id,
+        location_id=location_id,
+        start=start,
+        end=end,
+        provider_id=appt.provider_id,
+        patient_id=appt.patient_id,
+        operatory_id=appt.operatory_id,
+        appointment_type_id=appt.appointment_type_id,
+        note=appt.note,
+        unavailable=appt.unavailable,
+        is_guardian=appt.is_guardian,
+        dependant=dependant,
+        is_new_clients_patient=appt.is_new_clients_patient,
+        referrer=appt.referrer,
+        descriptor_ids=tuple(appt.descriptor_ids),
+        notify_patient=notify_patient,
+    )
+    async with appt_fields():
+        record = await booking.book(db, request)
+    ignored = sorted(appt.model_extra or {})
+    description = (
+        f"Note that following parameters are ignored: {', '.join(ignored)}." if ignored else None
+    )
+    return ok(AppointmentData(appt=appointment_out(record)), count=1, description=description)
+
+
+@router.get(
+    "/appointments/{appointment_id}",
+    response_model=Envelope[AppointmentData],
+    responses=error_responses(400, 401, 403, 404),
+    summary="One appointment, as POST /appointments answered it",
+)
+async def get_appointment(
+    appointment_id: Annotated[int, Path(ge=1)], tenant: TenantDep, db: DatabaseDep
+) -> Envelope[AppointmentData]:
+    record = await booking.get_appointment(
+        db, institution_id=tenant.id, appointment_id=appointment_id
+    )
+    return ok(AppointmentData(appt=appointment_out(record)), count=1)

@@ -1,0 +1,290 @@
+"""``POST /appointments`` in and ``data.appt`` out, field for field as the reference shows.
+
+One deliberate deviation: the reference types ``note`` as an integer (a known slip of that
+document); Carebook keeps it a string, as every client sends it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from carebook.core.time import format_offset, format_utc, zone
+from carebook.db.repositories.appointments import AppointmentRecord
+from carebook.db.tables import AppointmentDescriptor, Patient, Procedure
+
+
+class DependantBioIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    date_of_birth: date
+    gender: str | None = Field(default=None, pattern="^(Male|Female|Other)$")
+
+
+class DependantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    email: str | None = Field(default=None, max_length=254)
+    bio: DependantBioIn
+
+
+class AppointmentIn(BaseModel):
+    """The ``appt`` object. Unknown keys are ignored and named in the response's description,
+    as NexHealth does, so existing clients that send extra keys keep working."""
+
+    model_config = ConfigDict(extra="allow")
+
+    patient_id: int | None = Field(default=None, ge=1)
+    provider_id: int | None = Field(default=None, ge=1)
+    start_time: str = Field(
+        description="ISO 8601 date-time; without an offset it is local time at the location.",
+        examples=["2026-03-02T10:00:00-05:00"],
+    )
+    end_time: str | None = Field(default=None, examples=["2026-03-02T10:30:00-05:00"])
+    appointment_type_id: int | None = Field(default=None, ge=1)
+    operatory_id: int | None = Field(default=None, ge=1)
+    note: str | None = Field(default=None, max_length=1000)
+    unavailable: bool = False
+    is_guardian: bool = False
+    patient: DependantIn | None = None
+    is_new_clients_patient: bool = False
+    referrer: str | None = Field(default=None, max_length=2000)
+    descriptor_ids: list[int] = Field(default_factory=list, max_length=50)
+
+
+class AppointmentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    appt: AppointmentIn
+
+
+class AppointmentPatientOut(BaseModel):
+    id: int
+    email: str | None
+    first_name: str
+    middle_name: str | None
+    last_name: str
+    name: str
+    created_at: str
+    updated_at: str
+    institution_id: int
+    foreign_id: str | None
+    foreign_id_type: str | None
+    bio: dict[str, Any]
+    inactive: bool
+    last_sync_time: str | None
+    guarantor_id: int | None
+    unsubscribe_sms: bool
+
+
+class FeeOut(BaseModel):
+    amount: str | None
+    currency: str | None
+
+
+class AppointmentProcedureOut(BaseModel):
+    id: int
+    patient_id: int
+    provider_id: int | None
+    appointment_id: int | None
+    code: str
+    name: str
+    status: str
+    body_site: dict[str, Any] | None
+    fee: FeeOut
+    start_date: date | None
+    end_date: date | None
+
+
+class DescriptorOut(BaseModel):
+    id: int
+    descriptor_type: str
+    name: str
+    code: str | None
+    location_id: int
+    foreign_id: str | None
+    foreign_id_type: str | None
+    data: dict[str, Any] | None
+    active: bool
+    last_sync_time: str | None
+    created_at: str
+    updated_at: str
+
+
+class BookingDetailsOut(BaseModel):
+    booked_via_nexhealth_generated_link: bool = False
+    campaign_type: str | None = None
+    campaign_id: str | None = None
+    campaign_medium: str | None = None
+    booked_via_one_click: bool = False
+
+
+class AppointmentOut(BaseModel):
+    id: int
+    patient_id: int | None
+    provider_id: int | None
+    provider_name: str | None
+    start_time: str = Field(examples=["2026-03-02T15:00:00.000Z"])
+    confirmed: bool
+    patient_missed: bool
+    created_at: str
+    updated_at: str
+    note: str | None
+    end_time: str
+    unavailable: bool
+    cancelled: bool
+    timezone: str
+    institution_id: int
+    appointment_type_id: int | None
+    checkin_at: str | None
+    location_id: int
+    foreign_id: str | None
+    foreign_id_type: str | None
+    misc: dict[str, Any]
+    last_sync_time: str | None
+    patient_confirmed: int = Field(description="1 when the patient confirmed, else 0.")
+    created_by_user_id: int | None
+    is_guardian: bool
+    patient_confirmed_at: str | None
+    cancelled_at: str | None
+    is_new_clients_patient: bool
+    confirmed_at: str | None
+    sooner_if_possible: str | None
+    operatory_id: int | None
+    deleted: bool
+    checked_out: bool
+    checked_out_at: str | None
+    referrer: str | None
+    is_past_patient: bool
+    timezone_offset: str = Field(examples=["-5:00"])
+    patient: AppointmentPatientOut | None
+    procedures: list[AppointmentProcedureOut]
+    descriptors: list[DescriptorOut]
+    booking_details: BookingDetailsOut
+
+
+class AppointmentData(BaseModel):
+    appt: AppointmentOut
+
+
+def _utc(value: Any) -> str | None:
+    return format_utc(value) if value is not None else None
+
+
+def full_name(first: str, middle: str | None, last: str) -> str:
+    return " ".join(part for part in (first, middle, last) if part)
+
+
+def patient_out(patient: Patient) -> AppointmentPatientOut:
+    return AppointmentPatientOut(
+        id=patient.id,
+        email=patient.email,
+        first_name=patient.first_name,
+        middle_name=patient.middle_name,
+        last_name=patient.last_name,
+        name=full_name(patient.first_name, patient.middle_name, patient.last_name),
+        created_at=format_utc(patient.created_at),
+        updated_at=format_utc(patient.updated_at),
+        institution_id=patient.institution_id,
+        foreign_id=patient.foreign_id,
+        foreign_id_type=patient.foreign_id_type,
+        bio=dict(patient.bio or {}),
+        inactive=patient.inactive,
+        last_sync_time=_utc(patient.last_sync_time),
+        guarantor_id=patient.guarantor_id,
+        unsubscribe_sms=patient.unsubscribe_sms,
+    )
+
+
+def procedure_out(procedure: Procedure) -> AppointmentProcedureOut:
+    return AppointmentProcedureOut(
+        id=procedure.id,
+        patient_id=procedure.patient_id,
+        provider_id=procedure.provider_id,
+        appointment_id=procedure.appointment_id,
+        code=procedure.code,
+        name=procedure.name,
+        status=procedure.status,
+        body_site=procedure.body_site,
+        fee=FeeOut(
+            amount=f"{procedure.fee_amount:.2f}" if procedure.fee_amount is not None else None,
+            currency=procedure.fee_currency,
+        ),
+        start_date=procedure.start_date,
+        end_date=procedure.end_date,
+    )
+
+
+def descriptor_out(descriptor: AppointmentDescriptor) -> DescriptorOut:
+    return DescriptorOut(
+        id=descriptor.id,
+        descriptor_type=descriptor.descriptor_type,
+        name=descriptor.name,
+        code=descriptor.code,
+        location_id=descriptor.location_id,
+        foreign_id=descriptor.foreign_id,
+        foreign_id_type=descriptor.foreign_id_type,
+        data=descriptor.data,
+        active=descriptor.active,
+        last_sync_time=_utc(descriptor.last_sync_time),
+        created_at=format_utc(descriptor.created_at),
+        updated_at=format_utc(descriptor.updated_at),
+    )
+
+
+def appointment_out(record: AppointmentRecord) -> AppointmentOut:
+    appt = record.appointment
+    tz = zone(record.location.tz)
+    provider = record.provider
+    return AppointmentOut(
+        id=appt.id,
+        patient_id=appt.patient_id,
+        provider_id=appt.provider_id,
+        provider_name=(
+            provider.display_name
+            or full_name(provider.first_name, provider.middle_name, provider.last_name)
+            if provider is not None
+            else None
+        ),
+        start_time=format_utc(appt.start_at),
+        confirmed=appt.confirmed,
+        patient_missed=appt.patient_missed,
+        created_at=format_utc(appt.created_at),
+        updated_at=format_utc(appt.updated_at),
+        note=appt.note,
+        end_time=format_utc(appt.end_at),
+        unavailable=appt.unavailable,
+        cancelled=appt.cancelled,
+        timezone=record.location.tz,
+        institution_id=appt.institution_id,
+        appointment_type_id=appt.appointment_type_id,
+        checkin_at=_utc(appt.checkin_at),
+        location_id=appt.location_id,
+        foreign_id=appt.foreign_id,
+        foreign_id_type=appt.foreign_id_type,
+        misc=dict(appt.misc or {}),
+        last_sync_time=_utc(appt.last_sync_time),
+        patient_confirmed=1 if appt.patient_confirmed else 0,
+        created_by_user_id=appt.portal_user_id,
+        is_guardian=appt.is_guardian,
+        patient_confirmed_at=_utc(appt.patient_confirmed_at),
+        cancelled_at=_utc(appt.cancelled_at),
+        is_new_clients_patient=appt.is_new_clients_patient,
+        confirmed_at=_utc(appt.confirmed_at),
+        sooner_if_possible="true" if appt.sooner_if_possible else None,
+        operatory_id=appt.operatory_id,
+        deleted=appt.deleted,
+        checked_out=appt.checked_out,
+        checked_out_at=_utc(appt.checked_out_at),
+        referrer=appt.referrer,
+        is_past_patient=appt.is_past_patient,
+        timezone_offset=format_offset(appt.start_at, tz),
+        patient=patient_out(record.patient) if record.patient is not None else None,
+        procedures=[procedure_out(p) for p in record.procedures],
+        descriptors=[descriptor_out(d) for d in record.descriptors],
+        booking_details=BookingDetailsOut(**(appt.booking_details or {})),
+    )

@@ -1,0 +1,76 @@
+"""The slot engine: free time in, bookable slots out. Pure; no database, no zones.
+
+A provider's search is described by *resources*, one per operatory a booking could use (or a
+single resource with no operatory where the location books by provider): the working hours that
+apply there and the time that operatory is busy. ``blocked`` is time no resource may use: the
+provider's own busy time, the patient's, and closed days.
+
+Slot starts step by ``interval`` from the start of each stretch of time the provider is free
+inside working hours (so a search never offers two slots that clash on the provider when
+``interval >= length``); a start is offered when ``[start, start + length)`` is free on some
+resource, and the first such resource in the given order is named (every one of them with
+``overlapping``). Nothing starts before ``not_before``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from carebook.core.availability.intervals import Interval, normalize, subtract
+
+
+@dataclass(frozen=True)
+class Resource:
+    operatory_id: int | None
+    hours: list[Interval]  # normalized
+    busy: list[Interval]  # normalized
+
+
+@dataclass(frozen=True)
+class Slot:
+    start: datetime
+    end: datetime
+    operatory_id: int | None
+
+
+def first_start(anchor: datetime, not_before: datetime, interval: timedelta) -> datetime:
+    """The first of ``anchor + k * interval`` (k ≥ 0) that is not before ``not_before``."""
+    if anchor >= not_before:
+        return anchor
+    steps = -((anchor - not_before) // interval)  # ceiling division
+    return anchor + steps * interval
+
+
+def find_slots(
+    resources: Sequence[Resource],
+    *,
+    blocked: Sequence[Interval],
+    length: timedelta,
+    interval: timedelta,
+    not_before: datetime,
+    overlapping: bool = False,
+) -> list[Slot]:
+    assert length > timedelta(0) and interval > timedelta(0)
+    frees = [subtract(subtract(r.hours, r.busy), blocked) for r in resources]
+    base = subtract(normalize(iv for r in resources for iv in r.hours), blocked)
+    # One cursor per resource: starts only grow, so a free interval ending before a slot's end
+    # can never hold a later slot either.
+    cursors = [0] * len(resources)
+    slots: list[Slot] = []
+    for low, high in base:
+        start = first_start(low, not_before, interval)
+        while start + length <= high:
+            end = start + length
+            for index, free in enumerate(frees):
+                cursor = cursors[index]
+                while cursor < len(free) and free[cursor][1] < end:
+                    cursor += 1
+                cursors[index] = cursor
+                if cursor < len(free) and free[cursor][0] <= start:
+                    slots.append(Slot(start, end, resources[index].operatory_id))
+                    if not overlapping:
+                        break
+            start += interval
+    return slots

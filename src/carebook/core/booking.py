@@ -1,0 +1,405 @@
+"""Booking: the rules every API shares for putting an appointment (or a block) on the calendar.
+
+``book()`` validates a :class:`BookingRequest` against the institution's records, refuses times
+outside the provider's working hours, probes for overlaps, and inserts, all in one write
+transaction. The database has the last word on overlaps: on PostgreSQL an exclusion constraint
+turns a race the probe could not see into the same :class:`SlotTaken` error.
+
+Field names in errors are the core's own (``start_time``, ``patient_id``, ...); each API maps
+them to its own spelling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from carebook.core.availability.enforcement import ensure_bookable_time
+from carebook.core.errors import (
+    Clash,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    SlotTaken,
+)
+from carebook.core.time import format_local, to_utc, utc_now, zone
+from carebook.db.database import Database, constraint_name_of, sqlstate_of
+from carebook.db.repositories import appointments as repo
+from carebook.db.repositories.appointments import MAX_APPOINTMENT_LENGTH, AppointmentRecord
+from carebook.db.tables import Appointment, Patient, PatientNotification
+from carebook.db.tables.appointments import (
+    EXCLUDE_OPERATORY,
+    EXCLUDE_PATIENT,
+    EXCLUDE_PROVIDER,
+)
+
+NOTE_MAX_LENGTH = 1000
+EXCLUSION_VIOLATION = "23P01"
+_CLASH_BY_CONSTRAINT = {
+    EXCLUDE_OPERATORY: "operatory",
+    EXCLUDE_PATIENT: "patient",
+    EXCLUDE_PROVIDER: "provider",
+}
+
+
+@dataclass(frozen=True)
+class DependantPatient:
+    """The patient a guardian books for; matched by name and birth date, or created."""
+
+    first_name: str
+    last_name: str
+    date_of_birth: date
+    gender: str | None = None
+    email: str | None = None
+    bio: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CalendarDetails:
+    """What the Calendar API stores with a booking besides the NexHealth fields."""
+
+    portal_user_id: int | None = None
+    mode_id: int | None = None
+    specialty_id: int | None = None
+    service_id: int | None = None
+    reason: str | None = None
+    paid_amount: Decimal | None = None
+    payment_method_id: int | None = None
+    doc_ids: list[str] | None = None
+    is_custom_form_flow: str | None = None
+    referred_parent_id: int | None = None
+    secondary_start: datetime | None = None
+    reason_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    institution_id: int
+    location_id: int
+    start: datetime  # aware, or naive = local time at the location
+    provider_id: int | None = None
+    patient_id: int | None = None
+    operatory_id: int | None = None
+    appointment_type_id: int | None = None
+    end: datetime | None = None
+    minutes: int | None = None  # a length set by the caller's own rule (Calendar visit option)
+    note: str | None = None
+    unavailable: bool = False
+    is_guardian: bool = False
+    dependant: DependantPatient | None = None
+    is_new_clients_patient: bool = False
+    referrer: str | None = None
+    descriptor_ids: tuple[int, ...] = ()
+    notify_patient: bool = False
+    booked_via: str = "nexhealth"
+    calendar: CalendarDetails | None = None
+
+
+def _check_shape(request: BookingRequest) -> list[FieldError]:
+    """Rules that need no database: required fields, lengths, combinations."""
+    errors: list[FieldError] = []
+    if request.unavailable:
+        if request.patient_id is not None:
+            errors.append(FieldError("patient_id", "must be absent for a block (unavailable)"))
+        if request.provider_id is None and request.operatory_id is None:
+            errors.append(FieldError("provider_id", "a block needs a provider or an operatory"))
+        if request.is_guardian:
+            errors.append(FieldError("is_guardian", "a block has no patient"))
+    else:
+        if request.patient_id is None:
+            errors.append(FieldError("patient_id", "is required"))
+        if request.provider_id is None:
+            errors.append(FieldError("provider_id", "is required"))
+    if request.is_guardian and request.dependant is None:
+        errors.append(FieldError("patient", "is required when is_guardian is true"))
+    if request.dependant is not None and not request.is_guardian:
+        errors.append(FieldError("patient", "is only accepted with is_guardian true"))
+    if request.end is None and request.appointment_type_id is None and request.minutes is None:
+        errors.append(FieldError("end_time", "give end_time or appointment_type_id"))
+    if request.note is not None and len(request.note) > NOTE_MAX_LENGTH:
+        errors.append(FieldError("note", f"must be at most {NOTE_MAX_LENGTH} characters"))
+    if request.dependant is not None and request.dependant.date_of_birth > utc_now().date():
+        errors.append(FieldError("patient.bio.date_of_birth", "must not be in the future"))
+    return errors
+
+
+async def _check_references(
+    session: AsyncSession, request: BookingRequest
+) -> tuple[repo.BookingContext, list[FieldError]]:
+    context = await repo.load_booking_context(
+        session,
+        institution_id=request.institution_id,
+        location_id=request.location_id,
+        provider_id=request.provider_id,
+        patient_id=request.patient_id,
+        operatory_id=request.operatory_id,
+        appointment_type_id=request.appointment_type_id,
+    )
+    if context.location is None:
+        raise NotFound("location", request.location_id, field="location_id")
+    if request.provider_id is not None and context.provider is None:
+        raise NotFound("provider", request.provider_id, field="provider_id")
+    if request.patient_id is not None and context.patient is None:
+        raise NotFound("patient", request.patient_id, field="patient_id")
+    if request.operatory_id is not None and context.operatory is None:
+        raise NotFound("operatory", request.operatory_id, field="operatory_id")
+    if request.appointment_type_id is not None and context.appointment_type is None:
+        raise NotFound("appointment type", request.appointment_type_id, field="appointment_type_id")
+
+    errors: list[FieldError] = []
+    location = context.location
+    if location.inactive:
+        errors.append(FieldError("location_id", "the location is inactive"))
+    if context.provider is not None:
+        if context.provider.inactive:
+            errors.append(FieldError("provider_id", "the provider is inactive"))
+        if not context.provider_works_here:
+            errors.append(FieldError("provider_id", "the provider does not work at this location"))
+    if context.patient is not None and context.patient.inactive:
+        errors.append(FieldError("patient_id", "the patient is inactive"))
+    if context.operatory is not None:
+        if context.operatory.location_id != location.id:
+            errors.append(FieldError("operatory_id", "the operatory is at another location"))
+        elif not context.operatory.active:
+            errors.append(FieldError("operatory_id", "the operatory is inactive"))
+    elif location.map_by_operatory:
+        errors.append(FieldError("operatory_id", "is required: this location maps by operatory"))
+    appointment_type = context.appointment_type
+    if (
+        appointment_type is not None
+        and appointment_type.parent_type == "Location"
+        and appointment_type.parent_id != location.id
+    ):
+        errors.append(
+            FieldError("appointment_type_id", "the appointment type belongs to another location")
+        )
+    return context, errors
+
+
+def _times(
+    request: BookingRequest, context: repo.BookingContext, now: datetime
+) -> tuple[datetime, datetime]:
+    assert context.location is not None
+    tz = zone(context.location.tz)
+    start = to_utc(request.start, tz)
+    if request.end is not None:
+        end = to_utc(request.end, tz)
+    elif request.minutes is not None:
+        end = start + timedelta(minutes=request.minutes)
+    else:
+        assert context.appointment_type is not None
+        end = start + timedelta(minutes=context.appointment_type.minutes)
+    errors = []
+    if start <= now:
+        errors.append(FieldError("start_time", "must be in the future"))
+    if end <= start:
+        errors.append(FieldError("end_time", "must be after start_time"))
+    elif end - start > MAX_APPOINTMENT_LENGTH:
+        errors.append(FieldError("end_time", "an appointment lasts at most 24 hours"))
+    if errors:
+        raise InvalidInput(errors)
+    return start, end
+
+
+def _clashes(rows: list[repo.OverlapRow], appointment: Appointment) -> list[Clash]:
+    clashes = []
+    for row in rows:
+        if appointment.operatory_id is not None and row.operatory_id == appointment.operatory_id:
+            clashes.append(Clash("operatory", row.id, row.unavailable))
+        if appointment.patient_id is not None and row.patient_id == appointment.patient_id:
+            clashes.append(Clash("patient", row.id, row.unavailable))
+        if (
+            appointment.provider_exclusive
+            and row.provider_exclusive
+            and appointment.provider_id is not None
+            and row.provider_id == appointment.provider_id
+        ):
+            clashes.append(Clash("provider", row.id, row.unavailable))
+    return clashes
+
+
+async def _dependant(session: AsyncSession, request: BookingRequest, guardian: Patient) -> Patient:
+    dependant = request.dependant
+    assert dependant is not None
+    existing = await repo.find_dependant(
+        session,
+        institution_id=request.institution_id,
+        guardian_id=guardian.id,
+        first_name=dependant.first_name,
+        last_name=dependant.last_name,
+        date_of_birth=dependant.date_of_birth,
+    )
+    if existing is not None:
+        return existing
+    bio = dict(dependant.bio)
+    bio["date_of_birth"] = dependant.date_of_birth.isoformat()
+    bio.setdefault("gender", dependant.gender or "Female")
+    return await repo.add_patient(
+        session,
+        Patient(
+            institution_id=request.institution_id,
+            location_id=request.location_id,
+            provider_id=request.provider_id,
+            first_name=dependant.first_name,
+            last_name=dependant.last_name,
+            email=dependant.email,
+            date_of_birth=dependant.date_of_birth,
+            gender=bio["gender"],
+            phone_number=guardian.phone_number,
+            bio=bio,
+            guarantor_id=guardian.id,
+            portal_user_id=guardian.portal_user_id,
+        ),
+    )
+
+
+async def _book_in(session: AsyncSession, request: BookingRequest) -> AppointmentRecord:
+    now = utc_now()
+    errors = _check_shape(request)
+    context, reference_errors = await _check_references(session, request)
+    errors.extend(reference_errors)
+    if errors:
+        raise InvalidInput(errors)
+    start, end = _times(request, context, now)
+    location = context.location
+    assert location is not None
+
+    descriptors = await repo.descriptors_by_ids(
+        session, institution_id=request.institution_id, descriptor_ids=request.descriptor_ids
+    )
+    found = {d.id for d in descriptors}
+    missing = [i for i in request.descriptor_ids if i not in found]
+    if missing:
+        raise NotFound("appointment descriptor", missing[0], field="descriptor_ids")
+    elsewhere = [d.id for d in descriptors if d.location_id != location.id]
+    if elsewhere:
+        raise InvalidInput.one(
+            "descriptor_ids", f"descriptor {elsewhere[0]} belongs to another location"
+        )
+
+    if not request.unavailable and request.provider_id is not None:
+        await ensure_bookable_time(
+            session,
+            institution_id=request.institution_id,
+            location_id=location.id,
+            provider_id=request.provider_id,
+            operatory_id=request.operatory_id,
+            appointment_type_id=request.appointment_type_id,
+            start=start,
+            end=end,
+        )
+
+    patient = context.patient
+    guardian_id = None
+    if request.is_guardian and patient is not None:
+        guardian_id = patient.id
+        patient = await _dependant(session, request, patient)
+
+    calendar = request.calendar or CalendarDetails()
+    appointment = Appointment(
+        institution_id=request.institution_id,
+        location_id=location.id,
+        provider_id=request.provider_id,
+        patient_id=patient.id if patient is not None else None,
+        operatory_id=request.operatory_id,
+        appointment_type_id=request.appointment_type_id,
+        start_at=start,
+        end_at=end,
+        provider_exclusive=not location.allow_provider_overlap,
+        note=request.note,
+        unavailable=request.unavailable,
+        is_guardian=request.is_guardian,
+        guardian_patient_id=guardian_id,
+        is_new_clients_patient=request.is_new_clients_patient,
+        referrer=request.referrer,
+        misc={"is_booked_on_carebook": True, "booked_via": request.booked_via},
+        booked_via=request.booked_via,
+        portal_user_id=calendar.portal_user_id,
+        mode_id=calendar.mode_id,
+        specialty_id=calendar.specialty_id,
+        service_id=calendar.service_id,
+        reason=calendar.reason,
+        paid_amount=calendar.paid_amount,
+        payment_method_id=calendar.payment_method_id,
+        doc_ids=calendar.doc_ids,
+        is_custom_form_flow=calendar.is_custom_form_flow,
+        referred_parent_id=calendar.referred_parent_id,
+        secondary_start_at=calendar.secondary_start,
+        created_at=now,
+        updated_at=now,
+    )
+    rows = await repo.overlapping(
+        session,
+        institution_id=request.institution_id,
+        start=start,
+        end=end,
+        operatory_id=appointment.operatory_id,
+        patient_id=appointment.patient_id,
+        provider_id=appointment.provider_id,
+        provider_exclusive=appointment.provider_exclusive,
+    )
+    if rows:
+        raise SlotTaken(_clashes(rows, appointment))
+    if patient is not None:
+        appointment.is_past_patient = await repo.patient_has_past_appointment(
+            session, institution_id=request.institution_id, patient_id=patient.id, before=now
+        )
+
+    notification = None
+    if request.notify_patient and patient is not None:
+        notification = PatientNotification(
+            institution_id=request.institution_id,
+            patient_id=patient.id,
+            kind="appointment_created",
+            payload={
+                "start_time": format_local(start, zone(location.tz)),
+                "location": location.name,
+            },
+        )
+    await repo.add_appointment(
+        session, appointment, descriptor_ids=request.descriptor_ids, notification=notification
+    )
+    if calendar.reason_ids:
+        await repo.add_reasons(
+            session, appointment_id=appointment.id, reason_ids=calendar.reason_ids
+        )
+    return AppointmentRecord(
+        appointment=appointment,
+        location=location,
+        provider=context.provider,
+        patient=patient,
+        operatory=context.operatory,
+        appointment_type=context.appointment_type,
+        descriptors=sorted(descriptors, key=lambda d: d.id),
+        procedures=[],
+    )
+
+
+async def book(db: Database, request: BookingRequest) -> AppointmentRecord:
+    """Book ``request`` in one transaction; raises a typed domain error if it cannot be booked."""
+    try:
+        return await db.write(lambda session: _book_in(session, request))
+    except IntegrityError as error:
+        if sqlstate_of(error) != EXCLUSION_VIOLATION:
+            raise
+        # A concurrent booking committed between our probe and our insert; the exclusion
+        # constraint caught it. Its name says which resource clashed.
+        resource = _CLASH_BY_CONSTRAINT.get(constraint_name_of(error) or "", "resource")
+        raise SlotTaken([Clash(resource, None)]) from error
+
+
+async def get_appointment(
+    db: Database, *, institution_id: int, appointment_id: int
+) -> AppointmentRecord:
+    async with db.read() as session:
+        record = await repo.load_appointment(
+            session, institution_id=institution_id, appointment_id=appointment_id
+        )
+    if record is None:
+        raise NotFound("appointment", appointment_id)
+    return record
