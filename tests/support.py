@@ -155,3 +155,21 @@ def future(days: int = 7, hour: int = 15, minute: int = 0) -> datetime:
 
 def iso_z(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def next_dst_change(tz_name: str, *, forward: bool) -> date:
+    """The next local date (after tomorrow) on which ``tz_name`` springs forward / falls back."""
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(tz_name)
+    day = datetime.now(UTC).date() + timedelta(days=2)
+    for _ in range(800):
+        before = datetime(day.year, day.month, day.day, 0, 0, tzinfo=tz).utcoffset()
+        nxt = day + timedelta(days=1)
+        after = datetime(nxt.year, nxt.month, nxt.day, 0, 0, tzinfo=tz).utcoffset()
+        assert before is not None
+        assert after is not None
+        if after != before and (after > before) == forward:
+            return day
+        day = nxt
+    raise AssertionError(f"no DST change found for {tz_name}")
