@@ -1,0 +1,254 @@
+"""Booking throughput: concurrent clients book distinct free slots against a running server.
+
+    python bench/booking.py                                  # SQLite, 1 process, NexHealth API
+    python bench/booking.py --database postgres --workers 2  # PostgreSQL, 2 worker processes
+    python bench/booking.py --api calendar                   # POST /api/Calendar/PatientAppointmentPost
+
+It creates a scratch database (a temporary SQLite file, or database ``carebook_bench`` on the
+local PostgreSQL), seeds one institution with enough providers and patients that the clients
+never contend for a slot, starts ``carebook serve`` on 127.0.0.1, warms up, then measures and
+prints requests/s and p50/p99 latency. Every request must answer 201/200; anything else is
+reported. Bounded by --requests and --seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.loadgen import build_request, run  # noqa: E402
+from carebook.config import async_database_url  # noqa: E402
+from carebook.core.tenancy import create_api_key  # noqa: E402
+from carebook.db.database import Database  # noqa: E402
+from carebook.db.migrate import upgrade  # noqa: E402
+from carebook.db.tables import (  # noqa: E402
+    AppointmentType,
+    AppointmentTypeMode,
+    Institution,
+    Location,
+    Patient,
+    PortalUser,
+    Provider,
+    ProviderLocation,
+)
+
+RESOURCES = 64  # providers (and patients); > clients, so in-flight requests never contend
+SLOT_MINUTES = 15
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def prepare_postgres(admin_url: str, name: str) -> str:
+    engine = create_async_engine(async_database_url(admin_url), isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await engine.dispose()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def seed(url: str) -> dict[str, Any]:
+    db = Database(async_database_url(url))
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        institution = Institution(name="Bench Clinic", subdomain="bench")
+        session.add(institution)
+        await session.flush()
+        iid = institution.id
+        location = Location(institution_id=iid, name="Bench", tz="America/New_York")
+        appointment_type = AppointmentType(institution_id=iid, name="Visit", minutes=SLOT_MINUTES)
+        session.add_all([location, appointment_type])
+        await session.flush()
+        mode = AppointmentTypeMode(
+            institution_id=iid,
+            appointment_type_id=appointment_type.id,
+            mode_id=2,
+            minutes=SLOT_MINUTES,
+        )
+        providers = [
+            Provider(institution_id=iid, first_name=f"P{i}", last_name="Bench")
+            for i in range(RESOURCES)
+        ]
+        patients = [
+            Patient(institution_id=iid, first_name=f"Q{i}", last_name="Bench", bio={})
+            for i in range(RESOURCES)
+        ]
+        session.add_all([mode, *providers, *patients])
+        await session.flush()
+        users = [
+            PortalUser(
+                institution_id=iid,
+                email=f"q{i}@bench.test",
+                first_name=f"Q{i}",
+                last_name="Bench",
+                self_patient_id=patient.id,
+            )
+            for i, patient in enumerate(patients)
+        ]
+        session.add_all(users)
+        await session.flush()
+        for user, patient in zip(users, patients, strict=True):
+            patient.portal_user_id = user.id
+        session.add_all(
+            ProviderLocation(institution_id=iid, provider_id=p.id, location_id=location.id)
+            for p in providers
+        )
+        key = await create_api_key(session, subdomains=["bench"])
+        return {
+            "key": key,
+            "institution_guid": str(institution.guid),
+            "location_id": location.id,
+            "type_id": appointment_type.id,
+            "type_guid": str(appointment_type.guid),
+            "mode_guid": str(mode.guid),
+            "providers": [(p.id, str(p.guid)) for p in providers],
+            "patients": [(p.id, str(p.guid)) for p in patients],
+            "users": [str(u.guid) for u in users],
+        }
+
+    try:
+        return await db.write(work)
+    finally:
+        await db.dispose()
+
+
+def requests_for(
+    api: str, base: str, token: str, data: dict[str, Any], count: int, offset: int
+) -> list[bytes]:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=2)
+    raw = []
+    for k in range(offset, offset + count):
+        resource = k % RESOURCES
+        start = day + timedelta(minutes=SLOT_MINUTES * (k // RESOURCES))
+        provider_id, provider_guid = data["providers"][resource]
+        patient_id, patient_guid = data["patients"][resource]
+        use = api if api != "both" else ("nexhealth" if k % 2 == 0 else "calendar")
+        if use == "nexhealth":
+            body = {
+                "appt": {
+                    "patient_id": patient_id,
+                    "provider_id": provider_id,
+                    "start_time": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "appointment_type_id": data["type_id"],
+                }
+            }
+            url = f"{base}/appointments?subdomain=bench&location_id={data['location_id']}"
+        else:
+            body = {
+                "AccountId": data["institution_guid"],
+                "UserId": data["users"][resource],
+                "PatientId": patient_guid,
+                "ProviderId": provider_guid,
+                "EncounterTypeId": data["type_guid"],
+                "EncounterTypeModeDurationId": data["mode_guid"],
+                "AppointmentOn": start.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+                "Reason": "Benchmark visit",
+            }
+            url = f"{base}/api/Calendar/PatientAppointmentPost"
+        raw.append(build_request("POST", url, json.dumps(body).encode(), headers))
+    return raw
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "CAREBOOK_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--warmup", type=int, default=1_000)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--api", choices=["nexhealth", "calendar", "both"], default="nexhealth")
+    args = parser.parse_args()
+    workers = args.workers or (1 if args.database == "sqlite" else 2)
+
+    tmp = Path(tempfile.mkdtemp(prefix="carebook-bench-"))
+    if args.database == "sqlite":
+        url = f"sqlite:///{tmp / 'bench.db'}"
+    else:
+        url = asyncio.run(prepare_postgres(args.postgres_url, "carebook_bench"))
+    asyncio.run(upgrade(async_database_url(url)))
+    data = asyncio.run(seed(url))
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "CAREBOOK_DATABASE_URL": url,
+        "CAREBOOK_VAR_DIR": str(tmp / "var"),
+        "CAREBOOK_SECRET_KEY": uuid.uuid4().hex * 2,
+        "CAREBOOK_LOG_LEVEL": "warning",
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "carebook",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(base + "/openapi.json", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        token = httpx.post(base + "/authenticates", headers={"Authorization": data["key"]}).json()[
+            "data"
+        ]["token"]
+        warm = requests_for(args.api, base, token, data, args.warmup, 0)
+        asyncio.run(run([base], warm, clients=args.clients, max_seconds=args.seconds))
+        measured = requests_for(args.api, base, token, data, args.requests, args.warmup)
+        result = asyncio.run(run([base], measured, clients=args.clients, max_seconds=args.seconds))
+        label = (
+            f"booking via {args.api} on {args.database}, {workers} worker(s), "
+            f"{args.clients} clients"
+        )
+        print(result.summary(label))
+        good = sum(v for k, v in result.statuses.items() if k in (200, 201))
+        return 0 if good == len(result.latencies) else 1
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
