@@ -11,6 +11,7 @@ them to its own spelling.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -31,7 +32,7 @@ from carebook.core.time import format_local, to_utc, utc_now, zone
 from carebook.db.database import Database, constraint_name_of, sqlstate_of
 from carebook.db.repositories import appointments as repo
 from carebook.db.repositories.appointments import MAX_APPOINTMENT_LENGTH, AppointmentRecord
-from carebook.db.tables import Appointment, Patient, PatientNotification
+from carebook.db.tables import Patient, PatientNotification
 from carebook.db.tables.appointments import (
     EXCLUDE_OPERATORY,
     EXCLUDE_PATIENT,
@@ -129,7 +130,7 @@ def _check_shape(request: BookingRequest) -> list[FieldError]:
 
 
 async def _check_references(
-    session: AsyncSession, request: BookingRequest
+    session: AsyncSession, request: BookingRequest, now: datetime
 ) -> tuple[repo.BookingContext, list[FieldError]]:
     context = await repo.load_booking_context(
         session,
@@ -139,6 +140,7 @@ async def _check_references(
         patient_id=request.patient_id,
         operatory_id=request.operatory_id,
         appointment_type_id=request.appointment_type_id,
+        now=now,
     )
     if context.location is None:
         raise NotFound("location", request.location_id, field="location_id")
@@ -206,18 +208,18 @@ def _times(
     return start, end
 
 
-def _clashes(rows: list[repo.OverlapRow], appointment: Appointment) -> list[Clash]:
+def _clashes(rows: list[repo.OverlapRow], booking: dict[str, Any]) -> list[Clash]:
     clashes = []
     for row in rows:
-        if appointment.operatory_id is not None and row.operatory_id == appointment.operatory_id:
+        if booking["operatory_id"] is not None and row.operatory_id == booking["operatory_id"]:
             clashes.append(Clash("operatory", row.id, row.unavailable))
-        if appointment.patient_id is not None and row.patient_id == appointment.patient_id:
+        if booking["patient_id"] is not None and row.patient_id == booking["patient_id"]:
             clashes.append(Clash("patient", row.id, row.unavailable))
         if (
-            appointment.provider_exclusive
+            booking["provider_exclusive"]
             and row.provider_exclusive
-            and appointment.provider_id is not None
-            and row.provider_id == appointment.provider_id
+            and booking["provider_id"] is not None
+            and row.provider_id == booking["provider_id"]
         ):
             clashes.append(Clash("provider", row.id, row.unavailable))
     return clashes
@@ -261,7 +263,7 @@ async def _dependant(session: AsyncSession, request: BookingRequest, guardian: P
 async def _book_in(session: AsyncSession, request: BookingRequest) -> AppointmentRecord:
     now = utc_now()
     errors = _check_shape(request)
-    context, reference_errors = await _check_references(session, request)
+    context, reference_errors = await _check_references(session, request, now)
     errors.extend(reference_errors)
     if errors:
         raise InvalidInput(errors)
@@ -301,54 +303,70 @@ async def _book_in(session: AsyncSession, request: BookingRequest) -> Appointmen
         patient = await _dependant(session, request, patient)
 
     calendar = request.calendar or CalendarDetails()
-    appointment = Appointment(
-        institution_id=request.institution_id,
-        location_id=location.id,
-        provider_id=request.provider_id,
-        patient_id=patient.id if patient is not None else None,
-        operatory_id=request.operatory_id,
-        appointment_type_id=request.appointment_type_id,
-        start_at=start,
-        end_at=end,
-        provider_exclusive=not location.allow_provider_overlap,
-        note=request.note,
-        unavailable=request.unavailable,
-        is_guardian=request.is_guardian,
-        guardian_patient_id=guardian_id,
-        is_new_clients_patient=request.is_new_clients_patient,
-        referrer=request.referrer,
-        misc={"is_booked_on_carebook": True, "booked_via": request.booked_via},
-        booked_via=request.booked_via,
-        portal_user_id=calendar.portal_user_id,
-        mode_id=calendar.mode_id,
-        specialty_id=calendar.specialty_id,
-        service_id=calendar.service_id,
-        reason=calendar.reason,
-        paid_amount=calendar.paid_amount,
-        payment_method_id=calendar.payment_method_id,
-        doc_ids=calendar.doc_ids,
-        is_custom_form_flow=calendar.is_custom_form_flow,
-        referred_parent_id=calendar.referred_parent_id,
-        secondary_start_at=calendar.secondary_start,
-        created_at=now,
-        updated_at=now,
-    )
+    values: dict[str, Any] = {
+        "guid": uuid.uuid4(),
+        "institution_id": request.institution_id,
+        "location_id": location.id,
+        "provider_id": request.provider_id,
+        "patient_id": patient.id if patient is not None else None,
+        "operatory_id": request.operatory_id,
+        "appointment_type_id": request.appointment_type_id,
+        "start_at": start,
+        "end_at": end,
+        "provider_exclusive": not location.allow_provider_overlap,
+        "note": request.note,
+        "unavailable": request.unavailable,
+        "cancelled": False,
+        "cancelled_at": None,
+        "deleted": False,
+        "confirmed": False,
+        "confirmed_at": None,
+        "patient_confirmed": False,
+        "patient_confirmed_at": None,
+        "patient_missed": False,
+        "checkin_at": None,
+        "checked_out": False,
+        "checked_out_at": None,
+        "is_guardian": request.is_guardian,
+        "guardian_patient_id": guardian_id,
+        "is_new_clients_patient": request.is_new_clients_patient,
+        # A dependant created just now has no history; otherwise the context query knows.
+        "is_past_patient": guardian_id is None and context.patient_has_past_appointment,
+        "referrer": request.referrer,
+        "sooner_if_possible": False,
+        "misc": {"is_booked_on_carebook": True, "booked_via": request.booked_via},
+        "booking_details": None,
+        "booked_via": request.booked_via,
+        "portal_user_id": calendar.portal_user_id,
+        "mode_id": calendar.mode_id,
+        "specialty_id": calendar.specialty_id,
+        "service_id": calendar.service_id,
+        "reason": calendar.reason,
+        "paid_amount": calendar.paid_amount,
+        "payment_method_id": calendar.payment_method_id,
+        "doc_ids": calendar.doc_ids,
+        "is_custom_form_flow": calendar.is_custom_form_flow,
+        "referred_parent_id": calendar.referred_parent_id,
+        "secondary_start_at": calendar.secondary_start,
+        "status_id": 1,
+        "foreign_id": None,
+        "foreign_id_type": None,
+        "last_sync_time": None,
+        "created_at": now,
+        "updated_at": now,
+    }
     rows = await repo.overlapping(
         session,
         institution_id=request.institution_id,
         start=start,
         end=end,
-        operatory_id=appointment.operatory_id,
-        patient_id=appointment.patient_id,
-        provider_id=appointment.provider_id,
-        provider_exclusive=appointment.provider_exclusive,
+        operatory_id=values["operatory_id"],
+        patient_id=values["patient_id"],
+        provider_id=values["provider_id"],
+        provider_exclusive=values["provider_exclusive"],
     )
     if rows:
-        raise SlotTaken(_clashes(rows, appointment))
-    if patient is not None:
-        appointment.is_past_patient = await repo.patient_has_past_appointment(
-            session, institution_id=request.institution_id, patient_id=patient.id, before=now
-        )
+        raise SlotTaken(_clashes(rows, values))
 
     notification = None
     if request.notify_patient and patient is not None:
@@ -361,8 +379,8 @@ async def _book_in(session: AsyncSession, request: BookingRequest) -> Appointmen
                 "location": location.name,
             },
         )
-    await repo.add_appointment(
-        session, appointment, descriptor_ids=request.descriptor_ids, notification=notification
+    appointment = await repo.add_appointment(
+        session, values, descriptor_ids=request.descriptor_ids, notification=notification
     )
     if calendar.reason_ids:
         await repo.add_reasons(

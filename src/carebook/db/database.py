@@ -27,11 +27,15 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from carebook.db.sqlite_inline import BUSY_TIMEOUT_MS, inline_creator
+
 T = TypeVar("T")
 
 # SQLSTATEs worth another try: serialization_failure, deadlock_detected.
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 MAX_ATTEMPTS = 5
+# SQLite's write lock held by another process: wait for it (asynchronously) this long at most.
+LOCKED_PATIENCE_SECONDS = 10.0
 
 
 def sqlstate_of(error: BaseException) -> str | None:
@@ -54,9 +58,11 @@ def constraint_name_of(error: BaseException) -> str | None:
 
 
 def _is_retryable(error: BaseException) -> bool:
-    if isinstance(error, DBAPIError) and sqlstate_of(error) in RETRYABLE_SQLSTATES:
-        return True
-    # Another *process* holding SQLite's write lock past busy_timeout.
+    return isinstance(error, DBAPIError) and sqlstate_of(error) in RETRYABLE_SQLSTATES
+
+
+def _is_locked(error: BaseException) -> bool:
+    """Another *process* holds SQLite's write lock (past the short busy timeout)."""
     return isinstance(error, OperationalError) and "database is locked" in str(error)
 
 
@@ -68,16 +74,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
 def _make_engine(url: str, *, pool_size: int, immediate: bool) -> AsyncEngine:
     if url.startswith("sqlite"):
         database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
+        if not database or database == ":memory:":
+            raise ValueError("Carebook needs a SQLite file, not an in-memory database")
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(
+            url, pool_size=pool_size, max_overflow=0, async_creator=inline_creator(database)
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         begin_sql = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
@@ -136,14 +145,24 @@ class Database:
         """Run ``work`` in one write transaction, committed when it returns.
 
         Everything ``work`` did is rolled back if it raises, and it is run again (from the start,
-        in a new transaction) when the database reports a serialization failure or deadlock.
+        in a new transaction) when the database reports a serialization failure or deadlock, or
+        (SQLite) another process holds the write lock.
         """
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        attempt = 0
+        locked_since: float | None = None
+        while True:
+            attempt += 1
             try:
                 async with self._write_once() as session:
                     return await work(session)
             except DBAPIError as error:
-                if attempt == MAX_ATTEMPTS or not _is_retryable(error):
+                if _is_locked(error):
+                    loop = asyncio.get_running_loop()
+                    locked_since = locked_since or loop.time()
+                    if loop.time() - locked_since > LOCKED_PATIENCE_SECONDS:
+                        raise
+                    await asyncio.sleep(random.uniform(0.001, 0.005))
+                    continue
+                if attempt >= MAX_ATTEMPTS or not _is_retryable(error):
                     raise
                 await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
-        raise AssertionError("unreachable")  # pragma: no cover

@@ -48,6 +48,17 @@ def ok(data: T, *, count: int | None = None, description: str | None = None) -> 
     return Envelope[T](data=data, count=count, description=description)
 
 
+def respond(envelope: BaseModel, *, status_code: int = 200) -> Response:
+    """Serialise an envelope straight to JSON bytes (pydantic-core, one pass).
+
+    Routes still declare ``response_model`` for the OpenAPI document; returning a ready
+    ``Response`` skips FastAPI's second validation of a model we just built.
+    """
+    return Response(
+        content=envelope.model_dump_json(), status_code=status_code, media_type="application/json"
+    )
+
+
 def render(_request: Request, problem: Problem) -> Response:
     body = ErrorEnvelope(description=problem.message, error=problem.messages)
     return JSONResponse(body.model_dump(), status_code=problem.status, headers=problem.headers)

@@ -5,8 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import and_, false, func, literal, or_, select
+from sqlalchemy import (
+    BindParameter,
+    Table,
+    and_,
+    bindparam,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carebook.db.tables import (
@@ -23,9 +36,15 @@ from carebook.db.tables import (
     Provider,
     ProviderLocation,
 )
+from carebook.db.types import UTCDateTime
 
 # No appointment or block is longer than this, so an overlap probe reads a bounded index range.
 MAX_APPOINTMENT_LENGTH = timedelta(hours=24)
+
+# Statements on the booking hot path are built once, with bind parameters, so each request only
+# binds values (no per-request SQL construction or cache-key generation).
+_APPOINTMENTS = cast(Table, Appointment.__table__)
+_INSERT_APPOINTMENT = insert(_APPOINTMENTS).returning(_APPOINTMENTS.c.id)
 
 
 @dataclass
@@ -38,6 +57,66 @@ class BookingContext:
     patient: Patient | None
     operatory: Operatory | None
     appointment_type: AppointmentType | None
+    patient_has_past_appointment: bool = False
+
+
+def _context_query() -> Any:
+    """Built once: the location, outer-joined to each referenced record by (institution, id).
+
+    Absent ids are bound as 0 (no row has id 0), so one statement serves every booking and
+    SQLAlchemy compiles it once.
+    """
+    institution: BindParameter[int] = bindparam("institution_id")
+    works_here = (
+        select(literal(True))
+        .where(
+            ProviderLocation.provider_id == bindparam("provider_id"),
+            ProviderLocation.location_id == bindparam("location_id"),
+        )
+        .exists()
+    )
+    seen_before = (
+        select(literal(True))
+        .where(
+            Appointment.institution_id == institution,
+            Appointment.patient_id == bindparam("patient_id"),
+            Appointment.start_at < bindparam("now", type_=UTCDateTime()),
+            Appointment.cancelled == false(),
+            Appointment.deleted == false(),
+        )
+        .exists()
+    )
+    return (
+        select(Location, Provider, Patient, Operatory, AppointmentType, works_here, seen_before)
+        .select_from(Location)
+        .outerjoin(
+            Provider,
+            and_(Provider.institution_id == institution, Provider.id == bindparam("provider_id")),
+        )
+        .outerjoin(
+            Patient,
+            and_(Patient.institution_id == institution, Patient.id == bindparam("patient_id")),
+        )
+        .outerjoin(
+            Operatory,
+            and_(
+                Operatory.institution_id == institution,
+                Operatory.id == bindparam("operatory_id"),
+            ),
+        )
+        .outerjoin(
+            AppointmentType,
+            and_(
+                AppointmentType.institution_id == institution,
+                AppointmentType.id == bindparam("appointment_type_id"),
+                AppointmentType.deleted == false(),
+            ),
+        )
+        .where(Location.institution_id == institution, Location.id == bindparam("location_id"))
+    )
+
+
+_CONTEXT_QUERY = _context_query()
 
 
 async def load_booking_context(
@@ -49,46 +128,30 @@ async def load_booking_context(
     patient_id: int | None,
     operatory_id: int | None,
     appointment_type_id: int | None,
+    now: datetime,
 ) -> BookingContext:
-    """One round trip: the location, joined to each referenced record by (institution, id)."""
-    works_here = (
-        select(literal(True))
-        .where(
-            ProviderLocation.provider_id == (provider_id or 0),
-            ProviderLocation.location_id == location_id,
-        )
-        .exists()
-    )
-    query = (
-        select(Location, Provider, Patient, Operatory, AppointmentType, works_here)
-        .select_from(Location)
-        .outerjoin(
-            Provider,
-            and_(Provider.institution_id == institution_id, Provider.id == (provider_id or 0)),
-        )
-        .outerjoin(
-            Patient, and_(Patient.institution_id == institution_id, Patient.id == (patient_id or 0))
-        )
-        .outerjoin(
-            Operatory,
-            and_(Operatory.institution_id == institution_id, Operatory.id == (operatory_id or 0)),
-        )
-        .outerjoin(
-            AppointmentType,
-            and_(
-                AppointmentType.institution_id == institution_id,
-                AppointmentType.id == (appointment_type_id or 0),
-                AppointmentType.deleted == false(),
-            ),
-        )
-        .where(Location.institution_id == institution_id, Location.id == location_id)
-    )
-    row = (await session.execute(query)).first()
+    """One round trip for everything a booking refers to."""
+    params = {
+        "institution_id": institution_id,
+        "location_id": location_id,
+        "provider_id": provider_id or 0,
+        "patient_id": patient_id or 0,
+        "operatory_id": operatory_id or 0,
+        "appointment_type_id": appointment_type_id or 0,
+        "now": now,
+    }
+    row = (await session.execute(_CONTEXT_QUERY, params)).first()
     if row is None:
         return BookingContext(None, None, False, None, None, None)
-    location, provider, patient, operatory, appointment_type, provider_works_here = row
+    location, provider, patient, operatory, appointment_type, provider_works_here, past = row
     return BookingContext(
-        location, provider, bool(provider_works_here), patient, operatory, appointment_type
+        location,
+        provider,
+        bool(provider_works_here),
+        patient,
+        operatory,
+        appointment_type,
+        patient_has_past_appointment=bool(past) and patient is not None,
     )
 
 
@@ -100,6 +163,46 @@ class OverlapRow:
     provider_id: int | None
     provider_exclusive: bool
     unavailable: bool
+
+
+@lru_cache(maxsize=16)
+def _overlap_query(operatory: bool, patient: bool, provider: bool, exclude: bool) -> Any:
+    """The overlap probe for one combination of resources, built once per combination."""
+    matches = []
+    if operatory:
+        matches.append(Appointment.operatory_id == bindparam("operatory_id"))
+    if patient:
+        matches.append(Appointment.patient_id == bindparam("patient_id"))
+    if provider:
+        matches.append(
+            and_(
+                Appointment.provider_id == bindparam("provider_id"), Appointment.provider_exclusive
+            )
+        )
+    query = (
+        select(
+            Appointment.id,
+            Appointment.operatory_id,
+            Appointment.patient_id,
+            Appointment.provider_id,
+            Appointment.provider_exclusive,
+            Appointment.unavailable,
+        )
+        .where(
+            Appointment.institution_id == bindparam("institution_id"),
+            Appointment.cancelled == false(),
+            Appointment.deleted == false(),
+            Appointment.start_at > bindparam("earliest_start", type_=UTCDateTime()),
+            Appointment.start_at < bindparam("end", type_=UTCDateTime()),
+            Appointment.end_at > bindparam("start", type_=UTCDateTime()),
+            or_(*matches),
+        )
+        .order_by(Appointment.start_at)
+        .limit(bindparam("limit"))
+    )
+    if exclude:
+        query = query.where(Appointment.id != bindparam("exclude_id"))
+    return query
 
 
 async def overlapping(
@@ -119,41 +222,24 @@ async def overlapping(
 
     Bounded: ``start_at`` lies in ``(start - MAX_APPOINTMENT_LENGTH, end)``, an index range.
     """
-    resource_matches = []
-    if operatory_id is not None:
-        resource_matches.append(Appointment.operatory_id == operatory_id)
-    if patient_id is not None:
-        resource_matches.append(Appointment.patient_id == patient_id)
-    if provider_id is not None and provider_exclusive:
-        resource_matches.append(
-            and_(Appointment.provider_id == provider_id, Appointment.provider_exclusive)
-        )
-    if not resource_matches:
+    with_provider = provider_id is not None and provider_exclusive
+    if operatory_id is None and patient_id is None and not with_provider:
         return []
-    query = (
-        select(
-            Appointment.id,
-            Appointment.operatory_id,
-            Appointment.patient_id,
-            Appointment.provider_id,
-            Appointment.provider_exclusive,
-            Appointment.unavailable,
-        )
-        .where(
-            Appointment.institution_id == institution_id,
-            Appointment.cancelled == false(),
-            Appointment.deleted == false(),
-            Appointment.start_at > start - MAX_APPOINTMENT_LENGTH,
-            Appointment.start_at < end,
-            Appointment.end_at > start,
-            or_(*resource_matches),
-        )
-        .order_by(Appointment.start_at)
-        .limit(limit)
+    query = _overlap_query(
+        operatory_id is not None, patient_id is not None, with_provider, exclude_id is not None
     )
-    if exclude_id is not None:
-        query = query.where(Appointment.id != exclude_id)
-    rows = await session.execute(query)
+    params = {
+        "institution_id": institution_id,
+        "operatory_id": operatory_id,
+        "patient_id": patient_id,
+        "provider_id": provider_id,
+        "earliest_start": start - MAX_APPOINTMENT_LENGTH,
+        "start": start,
+        "end": end,
+        "limit": limit,
+        "exclude_id": exclude_id,
+    }
+    rows = await session.execute(query, params)
     return [OverlapRow(*row) for row in rows.tuples()]
 
 
@@ -171,40 +257,27 @@ async def descriptors_by_ids(
 
 async def add_appointment(
     session: AsyncSession,
-    appointment: Appointment,
+    values: dict[str, Any],
     *,
     descriptor_ids: Sequence[int] = (),
     notification: PatientNotification | None = None,
 ) -> Appointment:
-    session.add(appointment)
-    await session.flush()
-    for descriptor_id in descriptor_ids:
-        session.add(
-            AppointmentDescriptorLink(appointment_id=appointment.id, descriptor_id=descriptor_id)
+    """Insert one appointment from a complete column -> value mapping; returns it (transient).
+
+    A Core INSERT rather than an ORM flush: this is the booking hot path.
+    """
+    appointment_id = (await session.execute(_INSERT_APPOINTMENT, values)).scalar_one()
+    appointment = Appointment(id=appointment_id, **values)
+    if descriptor_ids:
+        await session.execute(
+            insert(AppointmentDescriptorLink),
+            [{"appointment_id": appointment_id, "descriptor_id": d} for d in descriptor_ids],
         )
     if notification is not None:
-        notification.appointment_id = appointment.id
+        notification.appointment_id = appointment_id
         session.add(notification)
-    if descriptor_ids or notification is not None:
         await session.flush()
     return appointment
-
-
-async def patient_has_past_appointment(
-    session: AsyncSession, *, institution_id: int, patient_id: int, before: datetime
-) -> bool:
-    query = select(
-        select(literal(True))
-        .where(
-            Appointment.institution_id == institution_id,
-            Appointment.patient_id == patient_id,
-            Appointment.start_at < before,
-            Appointment.cancelled == false(),
-            Appointment.deleted == false(),
-        )
-        .exists()
-    )
-    return bool((await session.execute(query)).scalar())
 
 
 async def find_dependant(

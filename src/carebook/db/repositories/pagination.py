@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 from carebook.core.errors import InvalidInput
 
@@ -53,7 +54,7 @@ class Page(Generic[T]):
 async def paginate(
     session: AsyncSession,
     query: Select[tuple[T]],
-    id_column: ColumnElement[int],
+    id_column: ColumnElement[int] | QueryableAttribute[int],
     page: PageRequest,
     id_of: Any = lambda row: row.id,
 ) -> Page[T]:

@@ -7,11 +7,11 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from carebook.api.kit.state import DatabaseDep
 from carebook.api.nexhealth.deps import TenantDep
-from carebook.api.nexhealth.envelope import Envelope, error_responses, ok
+from carebook.api.nexhealth.envelope import Envelope, error_responses, ok, respond
 from carebook.api.nexhealth.schemas.appointments import (
     AppointmentCreate,
     AppointmentData,
@@ -71,7 +71,7 @@ async def create_appointment(
     notify_patient: Annotated[
         bool, Query(description="Record a patient notification for delivery.")
     ] = False,
-) -> Envelope[AppointmentData]:
+) -> Response:
     appt = body.appt
     start, end = _parse_times(appt.start_time, appt.end_time)
     dependant = None
@@ -109,7 +109,8 @@ async def create_appointment(
     description = (
         f"Note that following parameters are ignored: {', '.join(ignored)}." if ignored else None
     )
-    return ok(AppointmentData(appt=appointment_out(record)), count=1, description=description)
+    envelope = ok(AppointmentData(appt=appointment_out(record)), count=1, description=description)
+    return respond(envelope, status_code=201)
 
 
 @router.get(
@@ -120,8 +121,8 @@ async def create_appointment(
 )
 async def get_appointment(
     appointment_id: Annotated[int, Path(ge=1)], tenant: TenantDep, db: DatabaseDep
-) -> Envelope[AppointmentData]:
+) -> Response:
     record = await booking.get_appointment(
         db, institution_id=tenant.id, appointment_id=appointment_id
     )
-    return ok(AppointmentData(appt=appointment_out(record)), count=1)
+    return respond(ok(AppointmentData(appt=appointment_out(record)), count=1))
