@@ -31,7 +31,9 @@ from carebook.core.errors import (
 from carebook.core.time import format_local, to_utc, utc_now, zone
 from carebook.db.database import Database, constraint_name_of, sqlstate_of
 from carebook.db.repositories import appointments as repo
+from carebook.db.repositories import clinic as clinic_repo
 from carebook.db.repositories.appointments import MAX_APPOINTMENT_LENGTH, AppointmentRecord
+from carebook.db.repositories.pagination import Page, PageRequest
 from carebook.db.tables import Patient, PatientNotification
 from carebook.db.tables.appointments import (
     EXCLUDE_OPERATORY,
@@ -421,3 +423,104 @@ async def get_appointment(
     if record is None:
         raise NotFound("appointment", appointment_id)
     return record
+
+
+@dataclass(frozen=True)
+class AppointmentChanges:
+    """What ``PATCH /appointments/{id}`` may change (NexHealth's one-way transitions)."""
+
+    confirmed: bool | None = None
+    cancelled: bool | None = None
+    checkin_at: datetime | None = None
+    patient_missed: bool | None = None
+    note: str | None = None
+
+
+async def update_appointment(
+    db: Database, *, institution_id: int, appointment_id: int, changes: AppointmentChanges
+) -> AppointmentRecord:
+    """Confirm, cancel, check in, mark missed or re-note an appointment.
+
+    ``confirmed`` only goes false → true, ``checkin_at`` only null → a time, and a cancelled
+    appointment stays cancelled (book again instead), so no change here can create an overlap.
+    """
+
+    async def work(session: AsyncSession) -> None:
+        appointment = await repo.appointment_for_update(
+            session, institution_id=institution_id, appointment_id=appointment_id
+        )
+        if appointment is None or appointment.deleted:
+            raise NotFound("appointment", appointment_id)
+        errors = []
+        now = utc_now()
+        if changes.confirmed is not None:
+            if not changes.confirmed and appointment.confirmed:
+                errors.append(FieldError("confirmed", "a confirmation cannot be withdrawn"))
+            elif changes.confirmed and not appointment.confirmed:
+                appointment.confirmed = True
+                appointment.confirmed_at = now
+        if changes.cancelled is not None:
+            if not changes.cancelled and appointment.cancelled:
+                errors.append(
+                    FieldError("cancelled", "a cancelled appointment cannot be reinstated")
+                )
+            elif changes.cancelled and not appointment.cancelled:
+                appointment.cancelled = True
+                appointment.cancelled_at = now
+                appointment.status_id = 2
+        if changes.checkin_at is not None:
+            if appointment.checkin_at is not None:
+                errors.append(FieldError("checkin_at", "the patient is already checked in"))
+            else:
+                appointment.checkin_at = changes.checkin_at
+        if changes.patient_missed is not None:
+            appointment.patient_missed = changes.patient_missed
+        if changes.note is not None:
+            if len(changes.note) > NOTE_MAX_LENGTH:
+                errors.append(FieldError("note", f"must be at most {NOTE_MAX_LENGTH} characters"))
+            appointment.note = changes.note
+        if errors:
+            raise InvalidInput(errors)
+        appointment.updated_at = now
+
+    await db.write(work)
+    return await get_appointment(db, institution_id=institution_id, appointment_id=appointment_id)
+
+
+async def list_appointments(
+    db: Database,
+    *,
+    institution_id: int,
+    location_id: int,
+    start: datetime,
+    end: datetime,
+    provider_ids: tuple[int, ...] = (),
+    patient_ids: tuple[int, ...] = (),
+    operatory_ids: tuple[int, ...] = (),
+    cancelled: bool | None = None,
+    unavailable: bool | None = None,
+    page: PageRequest,
+) -> Page[AppointmentRecord]:
+    if end <= start:
+        raise InvalidInput.one("end", "must be after start")
+    async with db.read() as session:
+        if (
+            await clinic_repo.location_by_id(
+                session, institution_id=institution_id, location_id=location_id
+            )
+            is None
+        ):
+            raise NotFound("location", location_id, field="location_id")
+        return await repo.page_of_appointments(
+            session,
+            institution_id=institution_id,
+            location_id=location_id,
+            start=start,
+            end=end,
+            provider_ids=provider_ids,
+            patient_ids=patient_ids,
+            operatory_ids=operatory_ids,
+            cancelled=cancelled,
+            unavailable=unavailable,
+            page=page,
+        )

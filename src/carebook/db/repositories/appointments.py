@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from carebook.db.repositories.pagination import Page, PageRequest, paginate
 from carebook.db.tables import (
     Appointment,
     AppointmentDescriptor,
@@ -403,3 +404,113 @@ async def add_reasons(
         for reason_id in dict.fromkeys(reason_ids)
     )
     await session.flush()
+
+
+async def appointment_for_update(
+    session: AsyncSession, *, institution_id: int, appointment_id: int
+) -> Appointment | None:
+    query = (
+        select(Appointment)
+        .where(Appointment.institution_id == institution_id, Appointment.id == appointment_id)
+        .with_for_update()
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def page_of_appointments(
+    session: AsyncSession,
+    *,
+    institution_id: int,
+    location_id: int,
+    start: datetime,
+    end: datetime,
+    provider_ids: Sequence[int],
+    patient_ids: Sequence[int],
+    operatory_ids: Sequence[int],
+    cancelled: bool | None,
+    unavailable: bool | None,
+    page: PageRequest,
+) -> Page[AppointmentRecord]:
+    """Appointments at a location *starting* in ``[start, end)``, one page, with what they show.
+
+    A fixed number of queries per page (the page, then its people and places, descriptors and
+    procedures in batches), never one per appointment.
+    """
+    query = select(Appointment).where(
+        Appointment.institution_id == institution_id,
+        Appointment.location_id == location_id,
+        Appointment.deleted == false(),
+        Appointment.start_at >= start,
+        Appointment.start_at < end,
+    )
+    if provider_ids:
+        query = query.where(Appointment.provider_id.in_(provider_ids))
+    if patient_ids:
+        query = query.where(Appointment.patient_id.in_(patient_ids))
+    if operatory_ids:
+        query = query.where(Appointment.operatory_id.in_(operatory_ids))
+    if cancelled is not None:
+        query = query.where(Appointment.cancelled == cancelled)
+    if unavailable is not None:
+        query = query.where(Appointment.unavailable == unavailable)
+    found = await paginate(session, query, Appointment.id, page)
+    appointments = found.items
+
+    async def by_id(model: Any, ids: set[int | None]) -> dict[int, Any]:
+        wanted = [i for i in ids if i is not None]
+        if not wanted:
+            return {}
+        rows = await session.execute(
+            select(model).where(model.institution_id == institution_id, model.id.in_(wanted))
+        )
+        return {row.id: row for row in rows.scalars()}
+
+    locations = await by_id(Location, {a.location_id for a in appointments})
+    providers = await by_id(Provider, {a.provider_id for a in appointments})
+    patients = await by_id(Patient, {a.patient_id for a in appointments})
+    operatories = await by_id(Operatory, {a.operatory_id for a in appointments})
+    types = await by_id(AppointmentType, {a.appointment_type_id for a in appointments})
+    ids = [a.id for a in appointments]
+    descriptors: dict[int, list[AppointmentDescriptor]] = {i: [] for i in ids}
+    procedures: dict[int, list[Procedure]] = {i: [] for i in ids}
+    if ids:
+        linked = await session.execute(
+            select(AppointmentDescriptorLink.appointment_id, AppointmentDescriptor)
+            .join(
+                AppointmentDescriptor,
+                AppointmentDescriptor.id == AppointmentDescriptorLink.descriptor_id,
+            )
+            .where(AppointmentDescriptorLink.appointment_id.in_(ids))
+            .order_by(AppointmentDescriptor.id)
+        )
+        for appointment_id, descriptor in linked.tuples():
+            descriptors[appointment_id].append(descriptor)
+        done = await session.execute(
+            select(Procedure)
+            .where(Procedure.institution_id == institution_id, Procedure.appointment_id.in_(ids))
+            .order_by(Procedure.id)
+        )
+        for procedure in done.scalars():
+            assert procedure.appointment_id is not None
+            procedures[procedure.appointment_id].append(procedure)
+    records = [
+        AppointmentRecord(
+            appointment=a,
+            location=locations[a.location_id],
+            provider=providers.get(a.provider_id) if a.provider_id else None,
+            patient=patients.get(a.patient_id) if a.patient_id else None,
+            operatory=operatories.get(a.operatory_id) if a.operatory_id else None,
+            appointment_type=types.get(a.appointment_type_id) if a.appointment_type_id else None,
+            descriptors=descriptors[a.id],
+            procedures=procedures[a.id],
+        )
+        for a in appointments
+    ]
+    return Page(
+        items=records,
+        total=found.total,
+        has_previous_page=found.has_previous_page,
+        has_next_page=found.has_next_page,
+        start_cursor=found.start_cursor,
+        end_cursor=found.end_cursor,
+    )

@@ -11,12 +11,21 @@ from fastapi import APIRouter, Path, Query, Response
 
 from carebook.api.kit.state import DatabaseDep
 from carebook.api.nexhealth.deps import TenantDep
-from carebook.api.nexhealth.envelope import Envelope, error_responses, ok, respond
+from carebook.api.nexhealth.envelope import (
+    Envelope,
+    PagedEnvelope,
+    error_responses,
+    ok,
+    respond,
+)
 from carebook.api.nexhealth.schemas.appointments import (
     AppointmentCreate,
     AppointmentData,
+    AppointmentOut,
+    AppointmentPatchBody,
     appointment_out,
 )
+from carebook.api.nexhealth.schemas.common import MAX_ID, PageDep, paged
 from carebook.core import booking
 from carebook.core.errors import FieldError, InvalidInput
 from carebook.core.time import parse_datetime
@@ -67,7 +76,7 @@ async def create_appointment(
     body: AppointmentCreate,
     tenant: TenantDep,
     db: DatabaseDep,
-    location_id: Annotated[int, Query(ge=1, description="The location booked at.")],
+    location_id: Annotated[int, Query(ge=1, le=MAX_ID, description="The location booked at.")],
     notify_patient: Annotated[
         bool, Query(description="Record a patient notification for delivery.")
     ] = False,
@@ -120,9 +129,99 @@ async def create_appointment(
     summary="One appointment, as POST /appointments answered it",
 )
 async def get_appointment(
-    appointment_id: Annotated[int, Path(ge=1)], tenant: TenantDep, db: DatabaseDep
+    appointment_id: Annotated[int, Path(ge=1, le=MAX_ID)], tenant: TenantDep, db: DatabaseDep
 ) -> Response:
     record = await booking.get_appointment(
         db, institution_id=tenant.id, appointment_id=appointment_id
     )
     return respond(ok(AppointmentData(appt=appointment_out(record)), count=1))
+
+
+@router.patch(
+    "/appointments/{appointment_id}",
+    response_model=Envelope[AppointmentData],
+    responses=error_responses(400, 401, 403, 404),
+    summary="Confirm, cancel (frees the slot), check in, mark missed, or change the note",
+)
+async def patch_appointment(
+    appointment_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    body: AppointmentPatchBody,
+    tenant: TenantDep,
+    db: DatabaseDep,
+) -> Response:
+    fields = body.appt
+    checkin_at = None
+    if fields.checkin_at is not None:
+        try:
+            checkin_at = parse_datetime(fields.checkin_at)
+        except ValueError as error:
+            raise InvalidInput.one("appt.checkin_at", str(error)) from None
+        if checkin_at.tzinfo is None:
+            raise InvalidInput.one("appt.checkin_at", "must carry an offset, e.g. Z or -05:00")
+    changes = booking.AppointmentChanges(
+        confirmed=fields.confirmed,
+        cancelled=fields.cancelled,
+        checkin_at=checkin_at,
+        patient_missed=fields.patient_missed,
+        note=fields.note,
+    )
+    async with appt_fields():
+        record = await booking.update_appointment(
+            db, institution_id=tenant.id, appointment_id=appointment_id, changes=changes
+        )
+    return respond(ok(AppointmentData(appt=appointment_out(record)), count=1))
+
+
+@router.get(
+    "/appointments",
+    response_model=PagedEnvelope[list[AppointmentOut]],
+    responses=error_responses(400, 401, 403, 404),
+    summary="Appointments at a location starting in [start, end), paginated by cursor",
+)
+async def list_appointments(
+    tenant: TenantDep,
+    db: DatabaseDep,
+    page: PageDep,
+    location_id: Annotated[int, Query(ge=1, le=MAX_ID)],
+    start: Annotated[str, Query(description="ISO 8601 date-time (inclusive).")],
+    end: Annotated[str, Query(description="ISO 8601 date-time (exclusive).")],
+    provider_ids: Annotated[list[int] | None, Query(alias="provider_ids[]")] = None,
+    patient_ids: Annotated[list[int] | None, Query(alias="patient_ids[]")] = None,
+    operatory_ids: Annotated[list[int] | None, Query(alias="operatory_ids[]")] = None,
+    cancelled: bool | None = None,
+    unavailable: bool | None = None,
+) -> Response:
+    window = []
+    errors = []
+    for name, text in (("start", start), ("end", end)):
+        try:
+            value = parse_datetime(text)
+        except ValueError as error:
+            errors.append(FieldError(name, str(error)))
+            continue
+        if value.tzinfo is None:
+            errors.append(FieldError(name, "must carry an offset, e.g. Z or -05:00"))
+        window.append(value)
+    for name, ids in (
+        ("provider_ids[]", provider_ids),
+        ("patient_ids[]", patient_ids),
+        ("operatory_ids[]", operatory_ids),
+    ):
+        if any(not 1 <= i <= MAX_ID for i in ids or ()):
+            errors.append(FieldError(name, "ids are positive 64-bit integers"))
+    if errors:
+        raise InvalidInput(errors)
+    found = await booking.list_appointments(
+        db,
+        institution_id=tenant.id,
+        location_id=location_id,
+        start=window[0],
+        end=window[1],
+        provider_ids=tuple(provider_ids or ()),
+        patient_ids=tuple(patient_ids or ()),
+        operatory_ids=tuple(operatory_ids or ()),
+        cancelled=cancelled,
+        unavailable=unavailable,
+        page=page,
+    )
+    return respond(paged(found, appointment_out))

@@ -7,28 +7,39 @@ document); Carebook keeps it a string, as every client sends it.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from carebook.api.nexhealth.schemas.common import Email, Id, Str100, _finite_json, _no_nul
 from carebook.core.time import format_offset, format_utc, zone
 from carebook.db.repositories.appointments import AppointmentRecord
 from carebook.db.tables import AppointmentDescriptor, Patient, Procedure
 
 
 class DependantBioIn(BaseModel):
+    """The dependant's ``bio``: other keys are kept as given."""
+
     model_config = ConfigDict(extra="allow")
 
     date_of_birth: date
     gender: str | None = Field(default=None, pattern="^(Male|Female|Other)$")
 
+    @model_validator(mode="after")
+    def _extras_are_json(self) -> DependantBioIn:
+        _finite_json(dict(self.model_extra or {}))
+        for value in (self.model_extra or {}).values():
+            if isinstance(value, str):
+                _no_nul(value)
+        return self
+
 
 class DependantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    first_name: str = Field(min_length=1, max_length=100)
-    last_name: str = Field(min_length=1, max_length=100)
-    email: str | None = Field(default=None, max_length=254)
+    first_name: Str100 = Field(min_length=1)
+    last_name: Str100 = Field(min_length=1)
+    email: Email | None = None
     bio: DependantBioIn
 
 
@@ -38,22 +49,22 @@ class AppointmentIn(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    patient_id: int | None = Field(default=None, ge=1)
-    provider_id: int | None = Field(default=None, ge=1)
+    patient_id: Id | None = None
+    provider_id: Id | None = None
     start_time: str = Field(
         description="ISO 8601 date-time; without an offset it is local time at the location.",
         examples=["2026-03-02T10:00:00-05:00"],
     )
     end_time: str | None = Field(default=None, examples=["2026-03-02T10:30:00-05:00"])
-    appointment_type_id: int | None = Field(default=None, ge=1)
-    operatory_id: int | None = Field(default=None, ge=1)
-    note: str | None = Field(default=None, max_length=1000)
+    appointment_type_id: Id | None = None
+    operatory_id: Id | None = None
+    note: Annotated[str, AfterValidator(_no_nul)] | None = Field(default=None, max_length=1000)
     unavailable: bool = False
     is_guardian: bool = False
     patient: DependantIn | None = None
     is_new_clients_patient: bool = False
-    referrer: str | None = Field(default=None, max_length=2000)
-    descriptor_ids: list[int] = Field(default_factory=list, max_length=50)
+    referrer: Annotated[str, AfterValidator(_no_nul)] | None = Field(default=None, max_length=2000)
+    descriptor_ids: list[Id] = Field(default_factory=list, max_length=50)
 
 
 class AppointmentCreate(BaseModel):
@@ -288,3 +299,21 @@ def appointment_out(record: AppointmentRecord) -> AppointmentOut:
         descriptors=[descriptor_out(d) for d in record.descriptors],
         booking_details=BookingDetailsOut(**(appt.booking_details or {})),
     )
+
+
+class AppointmentPatch(BaseModel):
+    """The changes ``PATCH /appointments/{id}`` accepts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    confirmed: bool | None = None
+    cancelled: bool | None = None
+    checkin_at: str | None = Field(default=None, examples=["2026-03-02T09:55:00-05:00"])
+    patient_missed: bool | None = None
+    note: Annotated[str, AfterValidator(_no_nul)] | None = Field(default=None, max_length=1000)
+
+
+class AppointmentPatchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    appt: AppointmentPatch
