@@ -320,7 +320,8 @@ async def test_block_rules(api: Api) -> None:
         ({"start_time": 12}, "appt.start_time: input should be a valid string"),
         (
             {"patient_id": "abc"},
-            "appt.patient_id: input should be a valid integer, unable to parse string as an integer",
+            "appt.patient_id: input should be a valid integer, "
+            "unable to parse string as an integer",
         ),
         ({"descriptor_ids": "x"}, "appt.descriptor_ids: input should be a valid list"),
     ],
@@ -392,7 +393,7 @@ async def test_extra_keys_are_ignored_and_named(api: Api) -> None:
 async def test_unknown_ids_are_404(api: Api) -> None:
     clinic = await api.clinic()
     start = future()
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"patient_id": 99999}, "patient 99999 not found"),
         ({"provider_id": 99999}, "provider 99999 not found"),
         ({"appointment_type_id": 99999, "end_time": None}, "appointment type 99999 not found"),
@@ -559,8 +560,9 @@ async def test_operatory_is_exclusive(api: Api) -> None:
         location_id=clinic.op_location_id,
     )
     assert clash.status_code == 409
+    first_id = first.json()["data"]["appt"]["id"]
     assert error_of(clash) == [
-        f"the requested time overlaps the operatory's appointment {first.json()['data']['appt']['id']}"
+        f"the requested time overlaps the operatory's appointment {first_id}"
     ]
     other_chair = await post(
         api,

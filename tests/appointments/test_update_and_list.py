@@ -1,4 +1,4 @@
-"""PATCH /appointments/{id} (one-way transitions; cancelling frees the slot) and GET /appointments."""
+"""PATCH /appointments/{id} (one-way changes; cancelling frees the slot), GET /appointments."""
 
 from __future__ import annotations
 
