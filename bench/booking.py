@@ -115,7 +115,7 @@ async def seed(url: str) -> dict[str, Any]:
             for p in providers
         )
         key = await create_api_key(session, subdomains=["bench"])
-        return {
+        seeded: dict[str, Any] = {
             "key": key,
             "institution_guid": str(institution.guid),
             "location_id": location.id,
@@ -126,6 +126,7 @@ async def seed(url: str) -> dict[str, Any]:
             "patients": [(p.id, str(p.guid)) for p in patients],
             "users": [str(u.guid) for u in users],
         }
+        return seeded
 
     try:
         return await db.write(work)

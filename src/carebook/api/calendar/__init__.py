@@ -24,4 +24,10 @@ def render(_request: Request, problem: Problem) -> Response:
 
 
 def build_router() -> APIRouter:
-    return APIRouter()
+    """Booking (``routes``) and slot search (``slots``); imported here, as they import PREFIX."""
+    from carebook.api.calendar import routes, slots
+
+    router = APIRouter()
+    router.include_router(routes.router)
+    router.include_router(slots.router)
+    return router

@@ -1,10 +1,24 @@
-"""The booking-time check that a provider is working then (see issue 3)."""
+"""The booking-time check that a provider is working then (see issue 3).
+
+It applies exactly the rules the slot search uses (``service.py``): the location's closures, and
+the provider's active working hours there that fit the operatory and the appointment type. A
+provider with no active working hours at the location is bookable at any time.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from carebook.core.availability.hours import rule_of
+from carebook.core.availability.intervals import contains, normalize
+from carebook.core.availability.rules import closed_intervals, expand
+from carebook.core.errors import OutsideWorkingHours
+from carebook.core.time import format_local, local_date, zone
+from carebook.db.repositories import availability as repo
+
+_TICK = timedelta(microseconds=1)
 
 
 async def ensure_bookable_time(
@@ -18,8 +32,43 @@ async def ensure_bookable_time(
     start: datetime,
     end: datetime,
 ) -> None:
-    """Raise ``OutsideWorkingHours`` when the provider has working hours at the location and
-    ``[start, end)`` is not inside them (or the location is closed). Placeholder until
-    working hours exist: everything is bookable."""
-    del session, institution_id, location_id, provider_id, operatory_id, appointment_type_id
-    del start, end
+    """Raise ``OutsideWorkingHours`` when the location is closed on a day ``[start, end)``
+    touches, or when the provider has working hours at the location and ``[start, end)`` is not
+    inside them. Two indexed queries; a location not in the institution is left to the caller."""
+    found = await repo.zone_and_closures(
+        session,
+        institution_id=institution_id,
+        location_id=location_id,
+        first=(start - timedelta(days=1)).date(),
+        last=(end + timedelta(days=1)).date(),
+    )
+    if found is None:
+        return
+    tz_name, closures = found
+    tz = zone(tz_name)
+    first, last = local_date(start, tz), local_date(end - _TICK, tz)
+    for closed_start, closed_end in normalize(closed_intervals(closures, first, last, tz)):
+        if closed_start < end and start < closed_end:
+            day = local_date(max(start, closed_start), tz)
+            raise OutsideWorkingHours(f"location {location_id} is closed on {day.isoformat()}")
+    rows = await repo.active_hours(
+        session,
+        institution_id=institution_id,
+        location_ids=[location_id],
+        provider_ids=[provider_id],
+    )
+    if not rows:
+        return
+    hours = normalize(
+        interval
+        for row in rows
+        if (operatory_id is None or row.hour.operatory_id in (None, operatory_id))
+        and (appointment_type_id is None or not row.type_ids or appointment_type_id in row.type_ids)
+        and (rule := rule_of(row.hour)) is not None
+        for interval in expand(rule, first, last, tz)
+    )
+    if not contains(hours, start, end):
+        raise OutsideWorkingHours(
+            f"provider {provider_id} does not work at location {location_id} "
+            f"at {format_local(start, tz)}"
+        )

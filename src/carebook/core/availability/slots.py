@@ -51,26 +51,43 @@ def find_slots(
     interval: timedelta,
     not_before: datetime,
     overlapping: bool = False,
+    memo: dict[tuple[object, ...], list[Interval]] | None = None,
 ) -> list[Slot]:
-    assert length > timedelta(0) and interval > timedelta(0)
-    frees = [subtract(subtract(r.hours, r.busy), blocked) for r in resources]
+    """``memo`` may carry ``hours − busy`` between calls for resources that share them (every
+    provider of a location sees the same operatories)."""
+    assert length > timedelta(0)
+    assert interval > timedelta(0)
+    frees = []
+    for r in resources:
+        key = (r.operatory_id, *r.hours)
+        open_time = memo.get(key) if memo is not None else None
+        if open_time is None:
+            open_time = subtract(r.hours, r.busy)
+            if memo is not None:
+                memo[key] = open_time
+        frees.append(subtract(open_time, blocked))
     base = subtract(normalize(iv for r in resources for iv in r.hours), blocked)
     # One cursor per resource: starts only grow, so a free interval ending before a slot's end
     # can never hold a later slot either.
     cursors = [0] * len(resources)
+    sizes = [len(free) for free in frees]
+    order = range(len(frees))
     slots: list[Slot] = []
     for low, high in base:
         start = first_start(low, not_before, interval)
-        while start + length <= high:
-            end = start + length
-            for index, free in enumerate(frees):
+        end = start + length
+        while end <= high:
+            for index in order:
+                free = frees[index]
                 cursor = cursors[index]
-                while cursor < len(free) and free[cursor][1] < end:
+                size = sizes[index]
+                while cursor < size and free[cursor][1] < end:
                     cursor += 1
                 cursors[index] = cursor
-                if cursor < len(free) and free[cursor][0] <= start:
+                if cursor < size and free[cursor][0] <= start:
                     slots.append(Slot(start, end, resources[index].operatory_id))
                     if not overlapping:
                         break
             start += interval
+            end += interval
     return slots

@@ -93,11 +93,14 @@ async def page_locations(
 
 
 async def provider_by_id(
-    session: AsyncSession, provider_id: int, *, institution_id: int
+    session: AsyncSession, provider_id: int, *, institution_id: int, for_update: bool = False
 ) -> Provider | None:
+    """``for_update``: lock the row (PostgreSQL) so concurrent changes of it queue."""
     query = select(Provider).where(
         Provider.institution_id == institution_id, Provider.id == provider_id
     )
+    if for_update:
+        query = query.with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
 
 

@@ -27,9 +27,13 @@ def decode_cursor(cursor: str, field: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, value = raw.partition(":")
-        if prefix != "id":
+        # Digits only, and within a 64-bit id: anything else would reach the database.
+        if prefix != "id" or not value.isascii() or not value.isdigit() or len(value) > 19:
             raise ValueError(raw)
-        return int(value)
+        record_id = int(value)
+        if record_id > 2**63 - 1:
+            raise ValueError(raw)
+        return record_id
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:
         raise InvalidInput.one(field, "is not a cursor this API issued") from error
 

@@ -1,0 +1,119 @@
+"""``POST /api/Calendar/PatientAppointmentPost`` (and its twin ``..._v1``): translation only.
+
+Routes match as ASP.NET matches them: the path without regard to case, a trailing slash allowed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
+from starlette.routing import Match
+from starlette.types import Scope
+
+from carebook.api.calendar import PREFIX
+from carebook.api.calendar.model import FIELDS, FORM_TYPE, JSON_TYPES, REQUIRED, read_model
+from carebook.api.calendar.schedule import Schedule, schedule_out
+from carebook.api.kit.auth import PrincipalDep
+from carebook.api.kit.state import DatabaseDep
+from carebook.core import telehealth
+
+
+class AspNetRoute(APIRoute):
+    """A route whose (parameterless) path matches case-insensitively, with or without a trailing
+    slash: the request is matched as if it had used the route's own spelling."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope.get("type") == "http":
+            path: str = scope["path"]
+            root: str = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root) :]
+            if path != self.path and path.rstrip("/").lower() == self.path.lower():
+                scope = {**scope, "path": self.path, "root_path": ""}
+        return super().matches(scope)
+
+
+router = APIRouter(route_class=AspNetRoute, tags=["Calendar"])
+
+_KINDS: dict[str, dict[str, Any]] = {
+    "guid": {"type": "string", "format": "uuid"},
+    "date": {"type": "string", "format": "date-time"},
+    "decimal": {"type": "number"},
+    "integer": {"type": "integer", "format": "int32"},
+    "string": {"type": "string"},
+    "reasons": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {"ReasonId": {"type": "string", "format": "uuid"}},
+        },
+    },
+}
+_LENGTHS = {"Reason": 250, "Note": 1000}
+_MODEL_SCHEMA = {
+    "title": "AppointmentModel",
+    "type": "object",
+    "required": list(REQUIRED),
+    "properties": {
+        name: {**_KINDS[kind], **({"maxLength": _LENGTHS[name]} if name in _LENGTHS else {})}
+        for name, kind in FIELDS
+    },
+}
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {media: {"schema": _MODEL_SCHEMA} for media in (*JSON_TYPES, FORM_TYPE)},
+    }
+}
+_MESSAGE = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "Message": {"type": "string"},
+                    "ModelState": {
+                        "type": "object",
+                        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+                "required": ["Message"],
+            }
+        }
+    }
+}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Invalid model: ModelState lists every failing field.", **_MESSAGE},
+    401: {"description": "Missing or invalid bearer token.", **_MESSAGE},
+    403: {
+        "description": "The token does not reach the account, or the user that patient.",
+        **_MESSAGE,
+    },
+    404: {"description": "An id not found in the account.", **_MESSAGE},
+    409: {"description": "The time overlaps another booking (named).", **_MESSAGE},
+    415: {"description": "A body that is not JSON or a form.", **_MESSAGE},
+}
+
+
+async def _book(request: Request, principal: PrincipalDep, db: DatabaseDep) -> Schedule:
+    given = await read_model(request)
+    booked = await telehealth.book_appointment(db, principal, given)
+    return schedule_out(booked)
+
+
+for _action, _summary in (
+    ("PatientAppointmentPost", "Patient Book Appointment"),
+    ("PatientAppointmentPost_v1", "Patient Book Appointment (v1, same behaviour)"),
+):
+    router.add_api_route(
+        f"{PREFIX}/{_action}",
+        _book,
+        methods=["POST"],
+        response_model=Schedule,
+        responses=_RESPONSES,
+        summary=_summary,
+        name=_action,
+        openapi_extra=_BODY,
+    )

@@ -1,0 +1,328 @@
+"""``Schedule``: what ``PatientAppointmentPost`` answers, every property of the reference in its
+order (PascalCase as ASP.NET writes them), null where Carebook has nothing to say.
+
+Dates are written as Json.NET writes a ``DateTimeOffset``: ISO 8601 local time in the provider's
+zone with its offset (``2026-02-03T21:03:34-06:00``, fractions only when there are any); the
+``...UTC`` properties and server timestamps (``PaidDate``, ``ModifiedOn``) in UTC with ``Z``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+
+from pydantic import BaseModel, ConfigDict
+
+from carebook.core.telehealth import MODE_NAMES, CalendarAppointment
+from carebook.core.time import offset_minutes, zone
+from carebook.db import tables
+
+
+def aspnet_local(value: datetime | None, tz: tzinfo) -> str | None:
+    """``2026-02-03T21:03:34-06:00``: local time with offset, fraction trimmed as Json.NET does."""
+    if value is None:
+        return None
+    local = value.astimezone(tz)
+    offset = local.strftime("%z")
+    return _stamp(local) + f"{offset[:3]}:{offset[3:]}"
+
+
+def aspnet_utc(value: datetime | None) -> str | None:
+    """``2026-02-04T03:03:34Z``."""
+    if value is None:
+        return None
+    return _stamp(value.astimezone(UTC)) + "Z"
+
+
+def _stamp(value: datetime) -> str:
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text
+
+
+def _name(first: str, middle: str | None, last: str) -> str:
+    return " ".join(part for part in (first, middle, last) if part)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SchedulePatient(_Out):
+    ID: str
+    FirstName: str
+    MiddleName: str | None
+    LastName: str
+    FullName: str
+    Email: str | None
+    Phone: str | None
+    DateOfBirth: str | None
+    Gender: str | None
+    TimeZone: str
+    GuardianId: str | None
+
+
+class ScheduleEncounterType(_Out):
+    ID: str
+    Name: str
+    Duration: int
+
+
+class ScheduleResource(_Out):
+    ID: str
+    Name: str
+
+
+class ScheduleStatus(_Out):
+    ID: int
+    Name: str
+
+
+class ScheduleFacility(_Out):
+    ID: str
+    Name: str
+    TimeZone: str
+    Address: str | None
+    City: str | None
+    State: str | None
+    ZipCode: str | None
+    Phone: str | None
+
+
+class ScheduleSpeciality(_Out):
+    ID: str
+    Name: str
+    Code: str | None
+
+
+class Schedule(_Out):
+    """The reference's ``Schedule``; a test checks the property order against the reference."""
+
+    ID: str | None = None
+    FacilityId: str | None = None
+    ResourceID: str | None = None
+    AppointmentTypeId: str | None = None
+    PreferredPharmacyId: str | None = None
+    EncounterTypeModeDurationId: str | None = None
+    ServiceId: str | None = None
+    FromUserType: str | None = None
+    FromUserID: str | None = None
+    UserId: str | None = None
+    Title: str | None = None
+    Reason: str | None = None
+    CancelReason: str | None = None
+    Type: str | None = None
+    AppointmentOn: str | None = None
+    SecondaryAppointmentOn: str | None = None
+    FromDate: str | None = None
+    Duration: int | None = None
+    Note: str | None = None
+    ToDate: str | None = None
+    StatusId: int | None = None
+    AppointmentCount: int | None = None
+    EncounterTypeModeId: int | None = None
+    RoomNo: str | None = None
+    Option: str | None = None
+    CallType: str | None = None
+    CallRefId: str | None = None
+    GuardianName: str | None = None
+    Location: str | None = None
+    SpecialityId: str | None = None
+    ParentScheduleId: str | None = None
+    DoctorId: str | None = None
+    PaidDate: str | None = None
+    AppointmentOnUTC: str | None = None
+    SecondaryAppointmentOnUTC: str | None = None
+    PaidAmount: float | None = None
+    AccountId: str | None = None
+    GuardianId: str | None = None
+    PatientReferralId: str | None = None
+    ParentId: str | None = None
+    PatientId: str | None = None
+    IsGuardian: int | None = None
+    AppointmentModeId: int | None = None
+    ReferenceId: str | None = None
+    VisitMode: str | None = None
+    VisitCode: str | None = None
+    Doctor: str | None = None
+    MethodId: int | None = None
+    PayConceptId: int | None = None
+    PayMethodId: int | None = None
+    DocIds: list[str] | None = None
+    ReasonId: str | None = None
+    DocId: str | None = None
+    DoctorTimeZone: str | None = None
+    PatientTimeZone: str | None = None
+    PatientHummyurl: str | None = None
+    DoctorOffset: int | None = None
+    PatientOffset: int | None = None
+    EncounterId: str | None = None
+    DoctorZoneDate: str | None = None
+    PrimaryPatient: str | None = None
+    SessionId: str | None = None
+    OldAppointmentOn: str | None = None
+    OldAppointmentOnUTC: str | None = None
+    OldSecondaryAppointmentOnUTC: str | None = None
+    PortalType: str | None = None
+    UserOffset: int | None = None
+    EncounterNo: str | None = None
+    StatusName: str | None = None
+    InsuranceName: str | None = None
+    InsuranceId: str | None = None
+    EncounterTypeId: str | None = None
+    Patient: SchedulePatient | None = None
+    EncounterType: ScheduleEncounterType | None = None
+    Resource: ScheduleResource | None = None
+    Status: ScheduleStatus | None = None
+    Facility: ScheduleFacility | None = None
+    Encounter: None = None
+    Member: None = None
+    Notification: None = None
+    Speciality: ScheduleSpeciality | None = None
+    ScheduleDetails: list[dict[str, object]] | None = None
+    Members: list[dict[str, object]] | None = None
+    customFormModel: list[dict[str, object]] | None = None
+    ModifiedBy: str | None = None
+    ModifiedOn: str | None = None
+    Modified: None = None
+
+
+def _guid(value: object) -> str | None:
+    return str(value) if value is not None else None
+
+
+def doctor_name(provider: tables.Provider) -> str:
+    return provider.display_name or _name(
+        provider.first_name, provider.middle_name, provider.last_name
+    )
+
+
+def _patient(patient: tables.Patient, tz: str, guardian: tables.Patient | None) -> SchedulePatient:
+    return SchedulePatient(
+        ID=str(patient.guid),
+        FirstName=patient.first_name,
+        MiddleName=patient.middle_name,
+        LastName=patient.last_name,
+        FullName=_name(patient.first_name, patient.middle_name, patient.last_name),
+        Email=patient.email,
+        Phone=patient.phone_number,
+        DateOfBirth=patient.date_of_birth.isoformat() if patient.date_of_birth else None,
+        Gender=patient.gender,
+        TimeZone=tz,
+        GuardianId=_guid(guardian.guid) if guardian is not None else None,
+    )
+
+
+def _facility(location: tables.Location) -> ScheduleFacility:
+    address = ", ".join(p for p in (location.street_address, location.street_address_2) if p)
+    return ScheduleFacility(
+        ID=str(location.guid),
+        Name=location.name,
+        TimeZone=location.tz,
+        Address=address or None,
+        City=location.city,
+        State=location.state,
+        ZipCode=location.zip_code,
+        Phone=location.phone_number,
+    )
+
+
+def _resource(operatory: tables.Operatory | None) -> ScheduleResource | None:
+    if operatory is None:
+        return None
+    return ScheduleResource(ID=str(operatory.guid), Name=operatory.display_name or operatory.name)
+
+
+def schedule_out(booked: CalendarAppointment) -> Schedule:
+    record = booked.record
+    appt = record.appointment
+    doctor_tz = zone(booked.doctor_tz)
+    patient_tz = zone(booked.patient_tz)
+    user_tz = zone(booked.user_tz)
+    mode = booked.mode
+    appointment_type = record.appointment_type
+    guardian = booked.guardian
+    status_id, status_name = booked.status
+    minutes = int((appt.end_at - appt.start_at).total_seconds() // 60)
+    reason_guids = [str(r.guid) for r in booked.reasons]
+    doc_ids = list(appt.doc_ids) if appt.doc_ids is not None else None
+    return Schedule(
+        ID=str(appt.guid),
+        FacilityId=str(record.location.guid),
+        ResourceID=_guid(record.operatory.guid) if record.operatory is not None else None,
+        AppointmentTypeId=_guid(appointment_type.guid) if appointment_type else None,
+        EncounterTypeModeDurationId=_guid(mode.guid) if mode is not None else None,
+        ServiceId=_guid(booked.service.guid) if booked.service is not None else None,
+        FromUserType="P",
+        FromUserID=str(booked.user.guid),
+        UserId=str(booked.user.guid),
+        Reason=appt.reason,
+        AppointmentOn=aspnet_local(appt.start_at, doctor_tz),
+        SecondaryAppointmentOn=aspnet_local(appt.secondary_start_at, doctor_tz),
+        FromDate=aspnet_local(appt.start_at, doctor_tz),
+        Duration=minutes,
+        Note=appt.note,
+        ToDate=aspnet_local(appt.end_at, doctor_tz),
+        StatusId=status_id,
+        EncounterTypeModeId=mode.mode_id if mode is not None else None,
+        GuardianName=(
+            _name(guardian.first_name, guardian.middle_name, guardian.last_name)
+            if guardian is not None
+            else None
+        ),
+        Location=record.location.name,
+        SpecialityId=_guid(booked.specialty.guid) if booked.specialty is not None else None,
+        ParentScheduleId=_guid(booked.referred_parent_guid),
+        DoctorId=_guid(record.provider.guid) if record.provider is not None else None,
+        PaidDate=aspnet_utc(appt.created_at) if appt.paid_amount is not None else None,
+        AppointmentOnUTC=aspnet_utc(appt.start_at),
+        SecondaryAppointmentOnUTC=aspnet_utc(appt.secondary_start_at),
+        PaidAmount=float(appt.paid_amount) if appt.paid_amount is not None else None,
+        AccountId=str(booked.institution.guid),
+        GuardianId=_guid(guardian.guid) if guardian is not None else None,
+        ParentId=_guid(guardian.guid) if guardian is not None else None,
+        PatientId=_guid(record.patient.guid) if record.patient is not None else None,
+        IsGuardian=1 if appt.is_guardian else 0,
+        AppointmentModeId=mode.mode_id if mode is not None else None,
+        VisitMode=MODE_NAMES.get(mode.mode_id) if mode is not None else None,
+        Doctor=doctor_name(record.provider) if record.provider is not None else None,
+        MethodId=appt.payment_method_id,
+        DocIds=doc_ids,
+        ReasonId=",".join(reason_guids) or None,
+        DocId=",".join(doc_ids) if doc_ids else None,
+        DoctorTimeZone=booked.doctor_tz,
+        PatientTimeZone=booked.patient_tz,
+        DoctorOffset=offset_minutes(appt.start_at, doctor_tz),
+        PatientOffset=offset_minutes(appt.start_at, patient_tz),
+        UserOffset=offset_minutes(appt.start_at, user_tz),
+        StatusName=status_name,
+        EncounterTypeId=_guid(appointment_type.guid) if appointment_type else None,
+        Patient=(
+            _patient(record.patient, booked.patient_tz, guardian)
+            if record.patient is not None
+            else None
+        ),
+        EncounterType=(
+            ScheduleEncounterType(
+                ID=str(appointment_type.guid),
+                Name=appointment_type.name,
+                Duration=appointment_type.minutes,
+            )
+            if appointment_type is not None
+            else None
+        ),
+        Resource=_resource(record.operatory),
+        Status=ScheduleStatus(ID=status_id, Name=status_name),
+        Facility=_facility(record.location),
+        Speciality=(
+            ScheduleSpeciality(
+                ID=str(booked.specialty.guid),
+                Name=booked.specialty.name,
+                Code=booked.specialty.code,
+            )
+            if booked.specialty is not None
+            else None
+        ),
+        ModifiedBy=str(booked.user.guid),
+        ModifiedOn=aspnet_utc(appt.created_at),
+    )

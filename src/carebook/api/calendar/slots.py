@@ -1,0 +1,78 @@
+"""``GET /api/Calendar/GetProviderAvailableSlots``: a provider's free slots for a visit option."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from carebook.api.calendar.routes import AspNetRoute
+from carebook.api.kit.auth import PrincipalDep
+from carebook.api.kit.state import DatabaseDep
+from carebook.core.availability.calendar import CalendarSlot, provider_slots
+from carebook.core.time import zone
+
+# Paths match as ASP.NET matches them: case-insensitively, a trailing slash allowed.
+router = APIRouter(route_class=AspNetRoute, tags=["Calendar"])
+
+
+class AvailableSlot(BaseModel):
+    FromDate: str
+    ToDate: str
+    PatientFromDate: str
+    PatientToDate: str
+    Duration: int
+    ProviderId: uuid.UUID
+    FacilityId: uuid.UUID
+    ResourceID: uuid.UUID | None
+
+
+def _at(value: datetime, tz_name: str) -> str:
+    """ASP.NET's DateTimeOffset: ``2026-03-02T09:00:00-05:00``."""
+    return value.astimezone(zone(tz_name)).isoformat(timespec="seconds")
+
+
+def _json(slot: CalendarSlot) -> dict[str, Any]:
+    return {
+        "FromDate": _at(slot.start, slot.provider_tz),
+        "ToDate": _at(slot.end, slot.provider_tz),
+        "PatientFromDate": _at(slot.start, slot.patient_tz),
+        "PatientToDate": _at(slot.end, slot.patient_tz),
+        "Duration": slot.minutes,
+        "ProviderId": str(slot.provider_guid),
+        "FacilityId": str(slot.location_guid),
+        "ResourceID": str(slot.operatory_guid) if slot.operatory_guid else None,
+    }
+
+
+@router.get(
+    "/api/Calendar/GetProviderAvailableSlots",
+    response_model=list[AvailableSlot],
+    summary="A provider's free slots for a visit option, FromDate to ToDate (provider's dates)",
+)
+async def get_provider_available_slots(
+    principal: PrincipalDep,
+    db: DatabaseDep,
+    account_id: Annotated[uuid.UUID, Query(alias="AccountId")],
+    provider_id: Annotated[uuid.UUID, Query(alias="ProviderId")],
+    mode_id: Annotated[uuid.UUID, Query(alias="EncounterTypeModeDurationId")],
+    from_date: Annotated[date, Query(alias="FromDate")],
+    to_date: Annotated[date, Query(alias="ToDate")],
+    patient_id: Annotated[uuid.UUID | None, Query(alias="PatientId")] = None,
+) -> JSONResponse:
+    async with db.read() as session:
+        found = await provider_slots(
+            session,
+            principal=principal,
+            account_id=account_id,
+            provider_id=provider_id,
+            mode_id=mode_id,
+            from_date=from_date,
+            to_date=to_date,
+            patient_id=patient_id,
+        )
+    return JSONResponse([_json(slot) for slot in found])

@@ -1,0 +1,159 @@
+"""``GET /available_slots`` (v3) and ``GET /appointment_slots`` (v2): translation only."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from carebook.api.kit.state import DatabaseDep
+from carebook.api.nexhealth.deps import TenantDep
+from carebook.api.nexhealth.envelope import Envelope, error_responses
+from carebook.api.nexhealth.schemas.availability import SlotGroupOut, SlotGroupV2Out, slot_json
+from carebook.api.nexhealth.schemas.common import MAX_ID
+from carebook.core.availability.service import MAX_DAYS, SlotGroup, SlotQuery, search_slots
+from carebook.core.time import zone
+
+router = APIRouter(tags=["Slots"])
+
+Minutes = Annotated[int | None, Query(ge=1, le=1440)]
+
+
+def _ids(*lists: list[int] | None) -> list[int] | None:
+    merged = [i for ids in lists if ids for i in ids]
+    return list(dict.fromkeys(merged)) or None
+
+
+def _render(groups: list[SlotGroup], *, with_end: bool) -> JSONResponse:
+    data: list[dict[str, Any]] = []
+    for group in groups:
+        out: dict[str, Any] = {"lid": group.location.id, "pid": group.provider_id}
+        if group.operatory_id is not None:
+            out["operatory_id"] = group.operatory_id
+        tz = zone(group.location.tz)
+        out["slots"] = [
+            slot_json(s, provider_id=group.provider_id, tz=tz, with_end=with_end)
+            for s in group.slots
+        ]
+        next_date = group.next_available_date
+        out["next_available_date"] = next_date.isoformat() if next_date else None
+        data.append(out)
+    body = {"code": True, "description": None, "error": None, "data": data, "count": len(data)}
+    return JSONResponse(body)
+
+
+async def _search(
+    db: DatabaseDep,
+    tenant: TenantDep,
+    *,
+    start_date: date,
+    days: int,
+    lids: list[int] | None,
+    pids: list[int] | None,
+    operatory_ids: list[int] | None,
+    appointment_type_id: int | None,
+    slot_length: int | None,
+    slot_interval: int | None,
+    overlapping_operatory_slots: bool,
+) -> list[SlotGroup]:
+    query = SlotQuery(
+        start_date=start_date,
+        days=days,
+        location_ids=lids or [],
+        provider_ids=pids,
+        operatory_ids=operatory_ids,
+        appointment_type_id=appointment_type_id,
+        slot_length=slot_length,
+        slot_interval=slot_interval,
+        overlapping_operatory_slots=overlapping_operatory_slots,
+    )
+    async with db.read() as session:
+        return await search_slots(session, institution_id=tenant.id, query=query)
+
+
+StartDate = Annotated[date, Query(description="First local date (YYYY-MM-DD).")]
+Days = Annotated[int, Query(ge=1, le=MAX_DAYS, description="Dates searched, start_date included.")]
+TypeId = Annotated[
+    int | None,
+    Query(ge=1, le=MAX_ID, description="Sets the slot length and keeps hours open to the type."),
+]
+SLOT_LENGTH_DOC = "Minutes (default 15; the appointment type's length wins)."
+
+
+@router.get(
+    "/available_slots",
+    response_model=Envelope[list[SlotGroupOut]],
+    responses=error_responses(400, 401, 403, 404),
+    summary="Free slots per location and provider, in the location's local time",
+)
+async def available_slots(
+    db: DatabaseDep,
+    tenant: TenantDep,
+    start_date: StartDate,
+    days: Days,
+    lids_brackets: Annotated[list[int] | None, Query(alias="lids[]")] = None,
+    lids: Annotated[list[int] | None, Query(alias="lids")] = None,
+    pids_brackets: Annotated[list[int] | None, Query(alias="pids[]")] = None,
+    pids: Annotated[list[int] | None, Query(alias="pids")] = None,
+    operatory_ids_brackets: Annotated[list[int] | None, Query(alias="operatory_ids[]")] = None,
+    operatory_ids: Annotated[list[int] | None, Query(alias="operatory_ids")] = None,
+    appointment_type_id: TypeId = None,
+    slot_length: Annotated[Minutes, Query(description=SLOT_LENGTH_DOC)] = None,
+    slot_interval: Annotated[Minutes, Query(description="Minutes between starts.")] = None,
+    overlapping_operatory_slots: bool = False,
+) -> JSONResponse:
+    groups = await _search(
+        db,
+        tenant,
+        start_date=start_date,
+        days=days,
+        lids=_ids(lids_brackets, lids),
+        pids=_ids(pids_brackets, pids),
+        operatory_ids=_ids(operatory_ids_brackets, operatory_ids),
+        appointment_type_id=appointment_type_id,
+        slot_length=slot_length,
+        slot_interval=slot_interval,
+        overlapping_operatory_slots=overlapping_operatory_slots,
+    )
+    return _render(groups, with_end=True)
+
+
+@router.get(
+    "/appointment_slots",
+    response_model=Envelope[list[SlotGroupV2Out]],
+    responses=error_responses(400, 401, 403, 404),
+    summary="Free slots (v2 shape: no end_time)",
+)
+async def appointment_slots(
+    db: DatabaseDep,
+    tenant: TenantDep,
+    start_date: StartDate,
+    days: Days,
+    lids_brackets: Annotated[list[int] | None, Query(alias="lids[]")] = None,
+    lids: Annotated[list[int] | None, Query(alias="lids")] = None,
+    pids_brackets: Annotated[list[int] | None, Query(alias="pids[]")] = None,
+    pids: Annotated[list[int] | None, Query(alias="pids")] = None,
+    operatory_ids_brackets: Annotated[list[int] | None, Query(alias="operatory_ids[]")] = None,
+    operatory_ids: Annotated[list[int] | None, Query(alias="operatory_ids")] = None,
+    appointment_type_id: TypeId = None,
+    category_id: TypeId = None,
+    slot_length: Annotated[Minutes, Query(description=SLOT_LENGTH_DOC)] = None,
+    slot_interval: Annotated[Minutes, Query(description="Minutes between starts.")] = None,
+    overlapping_operatory_slots: bool = False,
+) -> JSONResponse:
+    groups = await _search(
+        db,
+        tenant,
+        start_date=start_date,
+        days=days,
+        lids=_ids(lids_brackets, lids),
+        pids=_ids(pids_brackets, pids),
+        operatory_ids=_ids(operatory_ids_brackets, operatory_ids),
+        appointment_type_id=appointment_type_id or category_id,
+        slot_length=slot_length,
+        slot_interval=slot_interval,
+        overlapping_operatory_slots=overlapping_operatory_slots,
+    )
+    return _render(groups, with_end=False)

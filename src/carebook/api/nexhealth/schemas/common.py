@@ -1,0 +1,153 @@
+"""Pieces every NexHealth resource schema shares: instants, ids, strings, dates, paging."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
+
+from carebook.api.nexhealth.envelope import PagedEnvelope, PageInfo
+from carebook.core.time import format_utc
+from carebook.db.repositories.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, Page, PageRequest
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Ids are 64-bit in the database; anything larger is not an id we could have issued.
+MAX_ID = 2**63 - 1
+
+UtcInstant = Annotated[
+    datetime,
+    PlainSerializer(format_utc, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {"type": "string", "format": "date-time", "examples": ["2026-03-02T15:00:00.000Z"]}
+    ),
+]
+"""An instant, written as NexHealth writes them: UTC with milliseconds and ``Z``."""
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+"""A record id in a request body."""
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise PydanticCustomError("nul_character", "must not contain NUL characters")
+    return value
+
+
+Str200 = Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_nul)]
+Str100 = Annotated[str, StringConstraints(max_length=100), AfterValidator(_no_nul)]
+Str50 = Annotated[str, StringConstraints(max_length=50), AfterValidator(_no_nul)]
+Str40 = Annotated[str, StringConstraints(max_length=40), AfterValidator(_no_nul)]
+Str64 = Annotated[str, StringConstraints(max_length=64), AfterValidator(_no_nul)]
+Str20 = Annotated[str, StringConstraints(max_length=20), AfterValidator(_no_nul)]
+Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_no_nul)]
+QueryText = Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_nul)]
+"""A free-text query parameter (search terms and the like)."""
+
+
+def _finite(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_finite(item) for item in value)
+    return True
+
+
+def _finite_json(value: dict[str, Any]) -> dict[str, Any]:
+    # Python's JSON parser accepts NaN and Infinity; JSON (and PostgreSQL) do not.
+    if not _finite(value):
+        raise PydanticCustomError("json_number", "must not contain NaN or Infinity")
+    return value
+
+
+JsonObject = Annotated[dict[str, Any], AfterValidator(_finite_json)]
+"""A free-form JSON object, kept as given."""
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date(value: object) -> object:
+    # Bodies are validated in pydantic's python mode, where a strict ``date`` refuses strings.
+    if isinstance(value, str):
+        if not _ISO_DATE.match(value):
+            raise PydanticCustomError("date_format", "must be a date as YYYY-MM-DD")
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError("date_value", "is not a calendar date") from None
+    return value
+
+
+IsoDate = Annotated[
+    date,
+    BeforeValidator(_iso_date),
+    WithJsonSchema({"type": "string", "format": "date", "examples": ["1990-04-21"]}),
+]
+"""A calendar date in a request body, exactly ``YYYY-MM-DD``."""
+
+
+def _not_null(value: object) -> object:
+    if value is None:
+        raise PydanticCustomError("not_null", "must not be null")
+    return value
+
+
+NotNull = BeforeValidator(_not_null)
+"""For PATCH fields that may be left out but not set to null (the column is not nullable)."""
+
+
+def page_request(
+    per_page: Annotated[
+        int, Query(ge=1, le=MAX_PER_PAGE, description="Page size (at most 1000).")
+    ] = DEFAULT_PER_PAGE,
+    start_cursor: Annotated[
+        str | None,
+        Query(max_length=100, description="Page backwards: records before this cursor."),
+    ] = None,
+    end_cursor: Annotated[
+        str | None,
+        Query(max_length=100, description="Page forwards: records after this cursor."),
+    ] = None,
+) -> PageRequest:
+    return PageRequest(per_page=per_page, start_cursor=start_cursor, end_cursor=end_cursor)
+
+
+PageDep = Annotated[PageRequest, Depends(page_request)]
+
+
+def paged(page: Page[R], render: Callable[[R], T]) -> PagedEnvelope[list[T]]:
+    """The envelope of one page: ``count`` is the total over all pages."""
+    return PagedEnvelope[list[T]](
+        data=[render(item) for item in page.items],
+        count=page.total,
+        page_info=PageInfo(
+            has_previous_page=page.has_previous_page,
+            has_next_page=page.has_next_page,
+            start_cursor=page.start_cursor,
+            end_cursor=page.end_cursor,
+        ),
+    )
+
+
+class RequestModel(BaseModel):
+    """A request object: unknown fields are refused, and values are not coerced across types."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)

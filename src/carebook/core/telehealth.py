@@ -1,0 +1,568 @@
+"""Booking through the Calendar API of the telehealth product (``PatientAppointmentPost``).
+
+The Calendar API names everything by GUID and books for a portal user. This module resolves
+those GUIDs inside the institution, turns the request into a :class:`booking.BookingRequest` and
+books it with the same core as the NexHealth-style API, so a slot taken through one API is taken
+through the other.
+
+Decisions (the reference leaves them open):
+
+* ``AccountId`` is the institution. A scoped key that does not reach it gets 403 whether or not
+  it exists (no probing for tenants); the admin gets 404 for an unknown one.
+* Every other GUID is looked up in that institution only; an unknown one is 404.
+* ``UserId`` is a portal user. ``PatientId`` must be a patient the user may book for: their own
+  patient, a patient the user owns (``patients.portal_user_id``), or a dependant whose guardian
+  (``guarantor_id``) is the user's own patient; anyone else is 403. Without ``PatientId`` the
+  user's own patient is booked (400 on ``PatientId`` if the user has none).
+* A dependant whose guardian is the user's own patient is booked as a guardian booking
+  (``is_guardian``, the guardian recorded), exactly as a NexHealth guardian booking.
+  ``ParentId``, when given, must be that guardian (400 on ``ParentId`` otherwise).
+* ``ProviderId`` is required for a booking (400 on ``ProviderId``): a slot is a provider's time.
+* The length is the visit option's (``EncounterTypeModeDurationId``), else the appointment
+  type's (``EncounterTypeId``); one of the two is required. A visit option of another type is
+  400. Without ``EncounterTypeId`` the visit option's type is used.
+* The location (``FacilityId``) is the type's location for a location-scoped type, else the
+  provider's first active location. Where the location maps by operatory, the first active
+  operatory that is free at that time is booked (each is tried in order, in its own
+  transaction, so a race on one operatory moves on to the next).
+* ``SpecialityId`` defaults to the provider's specialty. ``SecondaryAppointmentOn`` is kept, not
+  booked. ``AppointmentOn`` with an offset is that instant; without one it is the provider's
+  local time (the provider's zone, else their location's).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from carebook.core import booking
+from carebook.core.auth import Principal
+from carebook.core.errors import (
+    Clash,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    SlotTaken,
+)
+from carebook.core.time import format_local, to_utc, utc_now, zone
+from carebook.db.database import Database
+from carebook.db.repositories import appointments as appointments_repo
+from carebook.db.repositories import telehealth as repo
+from carebook.db.repositories.appointments import AppointmentRecord
+from carebook.db.tables import (
+    Appointment,
+    AppointmentType,
+    AppointmentTypeMode,
+    Institution,
+    Location,
+    Patient,
+    PortalUser,
+    Provider,
+    Service,
+    Specialty,
+    VisitReason,
+)
+
+# Calendar ``EncounterTypeModeId`` values and their names (``VisitMode``).
+MODE_NAMES = {1: "In Person", 2: "Video", 3: "Phone"}
+STATUS_SCHEDULED = (1, "Scheduled")
+STATUS_CANCELLED = (2, "Cancelled")
+# A wall-clock time without an offset is at most this far from UTC.
+_MAX_UTC_OFFSET = timedelta(hours=14)
+
+# The core's field names, spelled as the Calendar API spells them.
+CALENDAR_FIELDS = {
+    "start_time": "AppointmentOn",
+    "end_time": "EncounterTypeModeDurationId",
+    "patient_id": "PatientId",
+    "patient": "PatientId",
+    "patient.bio.date_of_birth": "PatientId",
+    "is_guardian": "ParentId",
+    "provider_id": "ProviderId",
+    "location_id": "ProviderId",
+    "operatory_id": "ProviderId",
+    "appointment_type_id": "EncounterTypeId",
+    "note": "Note",
+    "descriptor_ids": "EncounterTypeId",
+}
+
+
+@dataclass(frozen=True)
+class CalendarBooking:
+    """A ``PatientAppointmentPost`` request, parsed: GUIDs, times and values as given."""
+
+    account_id: uuid.UUID
+    user_id: uuid.UUID
+    appointment_on: datetime  # aware, or naive = the provider's local time
+    reason: str
+    encounter_type_id: uuid.UUID | None = None
+    encounter_type_mode_duration_id: uuid.UUID | None = None
+    provider_id: uuid.UUID | None = None
+    patient_id: uuid.UUID | None = None
+    speciality_id: uuid.UUID | None = None
+    secondary_appointment_on: datetime | None = None
+    note: str | None = None
+    parent_id: uuid.UUID | None = None
+    referred_parent_id: uuid.UUID | None = None
+    paid_amount: Decimal | None = None
+    service_id: uuid.UUID | None = None
+    method_id: int | None = None
+    is_custom_form_flow: str | None = None
+    doc_ids: tuple[str, ...] | None = None
+    reason_ids: tuple[uuid.UUID, ...] = ()
+
+
+@dataclass(frozen=True)
+class CalendarAppointment:
+    """A booked appointment with everything the Calendar API's ``Schedule`` shows."""
+
+    record: AppointmentRecord
+    institution: Institution
+    user: PortalUser
+    guardian: Patient | None
+    mode: AppointmentTypeMode | None
+    specialty: Specialty | None
+    service: Service | None
+    reasons: list[VisitReason]
+    referred_parent_guid: uuid.UUID | None
+    doctor_tz: str
+    patient_tz: str
+    user_tz: str
+
+    @property
+    def appointment(self) -> Appointment:
+        return self.record.appointment
+
+    @property
+    def status(self) -> tuple[int, str]:
+        return STATUS_CANCELLED if self.appointment.cancelled else STATUS_SCHEDULED
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    institution: Institution
+    user: PortalUser
+    provider: Provider
+    patient: Patient
+    guardian: Patient | None
+    location: Location
+    operatory_ids: list[int | None]
+    appointment_type: AppointmentType
+    mode: AppointmentTypeMode | None
+    specialty: Specialty | None
+    service: Service | None
+    referred: Appointment | None
+    reasons: list[VisitReason]
+    doctor_tz: str
+    patient_tz: str
+    user_tz: str
+    start: datetime
+    secondary: datetime | None
+
+
+def calendar_field(core_field: str) -> str:
+    return CALENDAR_FIELDS.get(core_field, core_field)
+
+
+def calendar_message(field: str, message: str) -> str:
+    """A core message as an ASP.NET-style sentence naming the Calendar field."""
+    text = message.rstrip(".")
+    text = text.replace("start_time", "AppointmentOn").replace("end_time", "the end")
+    if text.startswith(("the ", "give ", "a ", "an ")):
+        return text[:1].upper() + text[1:] + "."
+    return f"{field} {text}."
+
+
+@asynccontextmanager
+async def calendar_fields() -> AsyncIterator[None]:
+    """Name the core's fields as the Calendar API does (``start_time`` → ``AppointmentOn``)."""
+    try:
+        yield
+    except InvalidInput as error:
+        errors = []
+        for e in error.errors:
+            name = calendar_field(e.field)
+            errors.append(FieldError(name, calendar_message(name, e.message)))
+        raise InvalidInput(errors) from None
+
+
+def _not_found(what: str, guid: uuid.UUID, field: str) -> NotFound:
+    error = NotFound(what, guid, field=field)
+    error.message = f"No {what} with ID {guid} was found in this account."
+    return error
+
+
+def _is_past(value: datetime, now: datetime) -> bool:
+    """Whether ``value`` is surely not in the future, whatever zone a naive value is in."""
+    if value.tzinfo is not None and value.utcoffset() is not None:
+        return value <= now
+    return value.replace(tzinfo=now.tzinfo) <= now - _MAX_UTC_OFFSET
+
+
+def check_times(given: CalendarBooking, now: datetime) -> None:
+    """The rule that needs no database: ``AppointmentOn`` is in the future."""
+    if _is_past(given.appointment_on, now):
+        raise InvalidInput.one(
+            "AppointmentOn", "AppointmentOn must be in the future; the time given has passed."
+        )
+
+
+def _instant(value: datetime, tz_name: str, field: str) -> datetime:
+    try:
+        instant = to_utc(value, zone(tz_name))
+    except (OverflowError, ValueError):
+        raise InvalidInput.one(field, f"{field} is out of range.") from None
+    if instant.year >= 9999:
+        raise InvalidInput.one(field, f"{field} is out of range.")
+    return instant
+
+
+async def _institution(
+    session: AsyncSession, principal: Principal, account_id: uuid.UUID
+) -> Institution:
+    institution = await repo.institution_by_guid(session, account_id)
+    if institution is None or not principal.can_reach(institution.id):
+        if principal.is_admin:
+            raise _not_found("account", account_id, "AccountId")
+        raise Forbidden(f"Authorization has been denied for account {account_id}.")
+    return institution
+
+
+async def _patients(
+    session: AsyncSession,
+    given: CalendarBooking,
+    *,
+    institution_id: int,
+    user: PortalUser,
+    self_patient: Patient | None,
+) -> tuple[Patient, Patient | None]:
+    """The patient booked and, for a dependant, the guardian (the user's own patient)."""
+    wanted = [g for g in (given.patient_id, given.parent_id) if g is not None]
+    found = {
+        p.guid: p
+        for p in await repo.by_guids(session, Patient, institution_id=institution_id, guids=wanted)
+    }
+    if given.patient_id is None:
+        if self_patient is None:
+            raise InvalidInput.one(
+                "PatientId",
+                "The PatientId field is required: the user has no patient record of their own.",
+            )
+        patient = self_patient
+    else:
+        found_patient = found.get(given.patient_id)
+        if found_patient is None:
+            raise _not_found("patient", given.patient_id, "PatientId")
+        patient = found_patient
+    own = self_patient is not None and patient.id == self_patient.id
+    dependant = self_patient is not None and patient.guarantor_id == self_patient.id
+    if not (own or dependant or patient.portal_user_id == user.id):
+        raise Forbidden(f"The user {user.guid} may not book for the patient {patient.guid}.")
+    guardian = self_patient if dependant and not own else None
+    if given.parent_id is not None:
+        parent = found.get(given.parent_id)
+        if parent is None:
+            raise _not_found("patient", given.parent_id, "ParentId")
+        if guardian is None or parent.id != guardian.id:
+            raise InvalidInput.one(
+                "ParentId",
+                "ParentId must be the guardian of the patient booked: the user's own patient.",
+            )
+    if patient.inactive:
+        raise InvalidInput.one("PatientId", "The patient is inactive.")
+    return patient, guardian
+
+
+async def _visit(
+    session: AsyncSession, given: CalendarBooking, *, institution_id: int
+) -> tuple[AppointmentType, AppointmentTypeMode | None]:
+    mode = None
+    if given.encounter_type_mode_duration_id is not None:
+        mode = await repo.by_guid(
+            session,
+            AppointmentTypeMode,
+            institution_id=institution_id,
+            guid=given.encounter_type_mode_duration_id,
+        )
+        if mode is None:
+            raise _not_found(
+                "visit option", given.encounter_type_mode_duration_id, "EncounterTypeModeDurationId"
+            )
+    if given.encounter_type_id is not None:
+        appointment_type = await repo.by_guid(
+            session, AppointmentType, institution_id=institution_id, guid=given.encounter_type_id
+        )
+        if appointment_type is None or appointment_type.deleted:
+            raise _not_found("encounter type", given.encounter_type_id, "EncounterTypeId")
+        if mode is not None and mode.appointment_type_id != appointment_type.id:
+            raise InvalidInput.one(
+                "EncounterTypeModeDurationId",
+                "The visit option EncounterTypeModeDurationId is not one of the encounter type "
+                "EncounterTypeId.",
+            )
+    elif mode is not None:
+        by_mode = await repo.by_id(
+            session, AppointmentType, institution_id=institution_id, row_id=mode.appointment_type_id
+        )
+        if by_mode is None or by_mode.deleted:
+            # The visit option's type was deleted: the option is gone with it.
+            raise _not_found("visit option", mode.guid, "EncounterTypeModeDurationId")
+        appointment_type = by_mode
+    else:
+        raise InvalidInput.one(
+            "EncounterTypeId",
+            "The EncounterTypeId field is required when EncounterTypeModeDurationId is absent: "
+            "it sets the length of the visit.",
+        )
+    return appointment_type, mode
+
+
+async def _resolve(
+    session: AsyncSession, principal: Principal, given: CalendarBooking, now: datetime
+) -> _Resolved:
+    institution = await _institution(session, principal, given.account_id)
+    iid = institution.id
+    found_user = await repo.portal_user_with_self(session, institution_id=iid, guid=given.user_id)
+    if found_user is None:
+        raise _not_found("user", given.user_id, "UserId")
+    user = found_user.user
+    if given.provider_id is None:
+        raise InvalidInput.one(
+            "ProviderId", "The ProviderId field is required: a booking needs a provider."
+        )
+    provider = await repo.by_guid(session, Provider, institution_id=iid, guid=given.provider_id)
+    if provider is None:
+        raise _not_found("provider", given.provider_id, "ProviderId")
+    patient, guardian = await _patients(
+        session, given, institution_id=iid, user=user, self_patient=found_user.self_patient
+    )
+    appointment_type, mode = await _visit(session, given, institution_id=iid)
+
+    if appointment_type.parent_type == "Location" and appointment_type.parent_id is not None:
+        location = await repo.by_id(
+            session, Location, institution_id=iid, row_id=appointment_type.parent_id
+        )
+    else:
+        locations = await repo.provider_locations(
+            session, institution_id=iid, provider_id=provider.id
+        )
+        location = locations[0] if locations else None
+    if location is None:
+        raise InvalidInput.one("ProviderId", "The provider works at no active facility.")
+    operatory_ids: list[int | None] = [None]
+    if location.map_by_operatory:
+        operatories = await repo.active_operatories(
+            session, institution_id=iid, location_id=location.id
+        )
+        if not operatories:
+            raise InvalidInput.one(
+                "ProviderId", "The provider's facility has no active resource to book."
+            )
+        operatory_ids = [o.id for o in operatories]
+
+    specialty = None
+    if given.speciality_id is not None:
+        specialty = await repo.by_guid(
+            session, Specialty, institution_id=iid, guid=given.speciality_id
+        )
+        if specialty is None:
+            raise _not_found("speciality", given.speciality_id, "SpecialityId")
+    elif provider.specialty_id is not None:
+        specialty = await repo.by_id(
+            session, Specialty, institution_id=iid, row_id=provider.specialty_id
+        )
+    service = None
+    if given.service_id is not None:
+        service = await repo.by_guid(session, Service, institution_id=iid, guid=given.service_id)
+        if service is None:
+            raise _not_found("service", given.service_id, "ServiceId")
+    referred = None
+    if given.referred_parent_id is not None:
+        referred = await repo.by_guid(
+            session, Appointment, institution_id=iid, guid=given.referred_parent_id
+        )
+        if referred is None:
+            raise _not_found("appointment", given.referred_parent_id, "ReferredParentId")
+    reasons = await repo.by_guids(
+        session, VisitReason, institution_id=iid, guids=set(given.reason_ids)
+    )
+    by_guid = {r.guid: r for r in reasons}
+    for index, reason_guid in enumerate(given.reason_ids):
+        if reason_guid not in by_guid:
+            raise _not_found("reason", reason_guid, f"Reasons[{index}].ReasonId")
+    ordered = list({g: by_guid[g] for g in given.reason_ids}.values())
+
+    doctor_tz = provider.tz or location.tz
+    patient_tz = patient.tz or user.tz or location.tz
+    start = _instant(given.appointment_on, doctor_tz, "AppointmentOn")
+    if start <= now:
+        raise InvalidInput.one(
+            "AppointmentOn", "AppointmentOn must be in the future; the time given has passed."
+        )
+    secondary = None
+    if given.secondary_appointment_on is not None:
+        secondary = _instant(given.secondary_appointment_on, doctor_tz, "SecondaryAppointmentOn")
+    return _Resolved(
+        institution=institution,
+        user=user,
+        provider=provider,
+        patient=patient,
+        guardian=guardian,
+        location=location,
+        operatory_ids=operatory_ids,
+        appointment_type=appointment_type,
+        mode=mode,
+        specialty=specialty,
+        service=service,
+        referred=referred,
+        reasons=ordered,
+        doctor_tz=doctor_tz,
+        patient_tz=patient_tz,
+        user_tz=user.tz or patient_tz,
+        start=start,
+        secondary=secondary,
+    )
+
+
+def _booking_request(given: CalendarBooking, found: _Resolved) -> booking.BookingRequest:
+    patient = found.patient
+    dependant = None
+    patient_id = patient.id
+    if found.guardian is not None and patient.date_of_birth is not None:
+        # A guardian booking, as the NexHealth API makes one: the guardian's id with the
+        # dependant's identity, which the core matches to this existing dependant.
+        dependant = booking.DependantPatient(
+            first_name=patient.first_name,
+            last_name=patient.last_name,
+            date_of_birth=patient.date_of_birth,
+            gender=patient.gender,
+            email=patient.email,
+            bio=dict(patient.bio or {}),
+        )
+        patient_id = found.guardian.id
+    minutes = found.mode.minutes if found.mode is not None else None
+    return booking.BookingRequest(
+        institution_id=found.institution.id,
+        location_id=found.location.id,
+        start=found.start,
+        provider_id=found.provider.id,
+        patient_id=patient_id,
+        appointment_type_id=found.appointment_type.id,
+        minutes=minutes,
+        note=given.note,
+        is_guardian=dependant is not None,
+        dependant=dependant,
+        booked_via="calendar",
+        calendar=booking.CalendarDetails(
+            portal_user_id=found.user.id,
+            mode_id=found.mode.id if found.mode is not None else None,
+            specialty_id=found.specialty.id if found.specialty is not None else None,
+            service_id=found.service.id if found.service is not None else None,
+            reason=given.reason,
+            paid_amount=given.paid_amount,
+            payment_method_id=given.method_id,
+            doc_ids=list(given.doc_ids) if given.doc_ids is not None else None,
+            is_custom_form_flow=given.is_custom_form_flow,
+            referred_parent_id=found.referred.id if found.referred is not None else None,
+            secondary_start=found.secondary,
+            reason_ids=tuple(r.id for r in found.reasons),
+        ),
+    )
+
+
+async def _named_clash(
+    db: Database, error: SlotTaken, request: booking.BookingRequest, start: datetime, tz: str
+) -> SlotTaken:
+    """``error`` again, its message naming the clashing appointments by GUID."""
+    minutes = request.minutes
+    assert minutes is not None
+    end = start + timedelta(minutes=minutes)
+    async with db.read() as session:
+        rows = await appointments_repo.overlapping(
+            session,
+            institution_id=request.institution_id,
+            start=start,
+            end=end,
+            operatory_id=request.operatory_id,
+            patient_id=None,
+            provider_id=request.provider_id,
+            provider_exclusive=True,
+        )
+        clashes: list[Clash] = []
+        for clash in error.clashes:
+            if clash.appointment_id is None:
+                for row in rows:
+                    if (
+                        clash.resource == "provider" and row.provider_id == request.provider_id
+                    ) or (
+                        clash.resource == "operatory" and row.operatory_id == request.operatory_id
+                    ):
+                        clash = Clash(clash.resource, row.id, row.unavailable)
+                        break
+            clashes.append(clash)
+        guids = await repo.appointment_guids(
+            session,
+            institution_id=request.institution_id,
+            appointment_ids={c.appointment_id for c in clashes if c.appointment_id is not None},
+        )
+    parts = []
+    for clash in clashes:
+        what = "block" if clash.unavailable else "appointment"
+        guid = guids.get(clash.appointment_id) if clash.appointment_id is not None else None
+        parts.append(f"the {clash.resource}'s {what}" + (f" {guid}" if guid else ""))
+    named = SlotTaken(clashes)
+    named.message = (
+        f"The time {format_local(start, zone(tz))} is not available: it overlaps "
+        + (", ".join(parts) if parts else "another booking")
+        + "."
+    )
+    return named
+
+
+async def book_appointment(
+    db: Database, principal: Principal, given: CalendarBooking
+) -> CalendarAppointment:
+    """Book ``given`` for its portal user; raises a typed domain error if it cannot be booked."""
+    now = utc_now()
+    check_times(given, now)
+    async with db.read() as session:
+        found = await _resolve(session, principal, given, now)
+    request = _booking_request(given, found)
+    if request.minutes is None:
+        request = replace(request, minutes=found.appointment_type.minutes)
+    record = None
+    last_error: SlotTaken | None = None
+    for operatory_id in found.operatory_ids:
+        attempt = replace(request, operatory_id=operatory_id)
+        try:
+            async with calendar_fields():
+                record = await booking.book(db, attempt)
+            break
+        except SlotTaken as error:
+            last_error = await _named_clash(db, error, attempt, found.start, found.doctor_tz)
+            if any(c.resource not in ("operatory",) for c in error.clashes):
+                break
+    if record is None:
+        assert last_error is not None
+        raise last_error
+    return CalendarAppointment(
+        record=record,
+        institution=found.institution,
+        user=found.user,
+        guardian=found.guardian if record.appointment.is_guardian else None,
+        mode=found.mode,
+        specialty=found.specialty,
+        service=found.service,
+        reasons=found.reasons,
+        referred_parent_guid=found.referred.guid if found.referred is not None else None,
+        doctor_tz=found.doctor_tz,
+        patient_tz=found.patient_tz,
+        user_tz=found.user_tz,
+    )

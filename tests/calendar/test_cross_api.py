@@ -1,0 +1,221 @@
+"""One core under two APIs: what one books the other sees, and a slot is taken for both."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from carebook.config import Settings
+from carebook.db.repositories import appointments as appointments_repo
+from carebook.db.tables import Appointment, Patient, PortalUser
+from tests.calendar.helpers import Tele, body, future_day, post, telehealth_clinic
+from tests.support import Api, iso_z
+
+pytestmark = pytest.mark.anyio
+
+
+def nexhealth_url(tele: Tele) -> str:
+    clinic = tele.clinic
+    return f"/appointments?subdomain={clinic.subdomain}&location_id={clinic.location_id}"
+
+
+def nexhealth_body(tele: Tele, start: datetime, patient_index: int = 0) -> dict[str, Any]:
+    return {
+        "appt": {
+            "patient_id": tele.clinic.patient_ids[patient_index],
+            "provider_id": tele.clinic.provider_ids[0],
+            "start_time": iso_z(start),
+            "end_time": iso_z(start + timedelta(minutes=30)),
+        }
+    }
+
+
+async def appointment_row(api: Api, guid: str) -> Appointment:
+    async with api.db.read() as session:
+        return (
+            await session.execute(select(Appointment).where(Appointment.guid == guid))
+        ).scalar_one()
+
+
+async def active_count(api: Api, institution_id: int) -> int:
+    async with api.db.read() as session:
+        result = await session.execute(
+            select(func.count())
+            .select_from(Appointment)
+            .where(
+                Appointment.institution_id == institution_id,
+                Appointment.cancelled.is_(False),
+                Appointment.start_at > datetime.now(UTC),
+            )
+        )
+        return int(result.scalar_one())
+
+
+async def test_booked_here_is_seen_there(api: Api) -> None:
+    tele = await telehealth_clinic(api)
+    day = future_day()
+    given = f"{day.isoformat()}T09:30:00-05:00"
+    response = await post(
+        api, tele, body(tele, given, PatientId=tele.dependant, Note="Bring the inhaler")
+    )
+    assert response.status_code == 200, response.text
+    schedule = response.json()
+    row = await appointment_row(api, schedule["ID"])
+    got = await api.client.get(
+        f"/appointments/{row.id}?subdomain={tele.clinic.subdomain}", headers=tele.auth
+    )
+    assert got.status_code == 200, got.text
+    appt = got.json()["data"]["appt"]
+    start = datetime.fromisoformat(given).astimezone(UTC)
+    assert appt["start_time"] == iso_z(start)
+    assert appt["end_time"] == iso_z(start + timedelta(minutes=15))
+    assert schedule["AppointmentOnUTC"] == start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert schedule["ToDate"] == "{}T08:45:00-{}".format(
+        day.isoformat(), "06:00" if schedule["DoctorOffset"] == -360 else "05:00"
+    )
+    assert (appt["provider_id"], appt["patient_id"], appt["location_id"]) == (
+        tele.clinic.provider_ids[0],
+        tele.ids["dependant"],
+        tele.clinic.location_id,
+    )
+    assert appt["appointment_type_id"] == tele.ids["consult"]
+    assert appt["is_guardian"] is True
+    assert appt["note"] == "Bring the inhaler"
+    assert appt["created_by_user_id"] == tele.ids["user"]
+    assert appt["misc"] == {"is_booked_on_carebook": True, "booked_via": "calendar"}
+    assert appt["patient"]["first_name"] == "Lucia"
+    assert appt["patient"]["guarantor_id"] == tele.ids["guardian"]
+    assert appt["provider_name"] == schedule["Doctor"] == "Pat0 Doctor"
+
+
+async def test_slot_taken_there_is_taken_here(api: Api) -> None:
+    tele = await telehealth_clinic(api)
+    day = future_day()
+    start = datetime.fromisoformat(f"{day.isoformat()}T14:00:00+00:00")
+    taken = await api.client.post(
+        nexhealth_url(tele), json=nexhealth_body(tele, start), headers=tele.auth
+    )
+    assert taken.status_code == 201, taken.text
+    row_id = taken.json()["data"]["appt"]["id"]
+    async with api.db.read() as session:
+        guid = (
+            await session.execute(select(Appointment.guid).where(Appointment.id == row_id))
+        ).scalar_one()
+    # Fifteen minutes into the NexHealth booking: overlaps it.
+    response = await post(api, tele, body(tele, f"{day.isoformat()}T09:15:00-05:00"))
+    assert response.status_code == 409
+    local = (start + timedelta(minutes=15)).astimezone(ZoneInfo("America/Chicago"))
+    offset = local.strftime("%z")
+    assert response.json() == {
+        "Message": f"The time {local.strftime('%Y-%m-%dT%H:%M:%S.000')}{offset[:3]}:{offset[3:]} "
+        f"is not available: it overlaps the provider's appointment {guid}."
+    }
+    # Right after it: free.
+    response = await post(api, tele, body(tele, f"{day.isoformat()}T09:30:00-05:00"))
+    assert response.status_code == 200, response.text
+
+
+async def test_slot_taken_here_is_taken_there(api: Api) -> None:
+    tele = await telehealth_clinic(api)
+    day = future_day()
+    response = await post(api, tele, body(tele, f"{day.isoformat()}T10:00:00-05:00"))
+    assert response.status_code == 200, response.text
+    row = await appointment_row(api, response.json()["ID"])
+    start = datetime.fromisoformat(f"{day.isoformat()}T14:50:00+00:00")
+    clash = await api.client.post(
+        nexhealth_url(tele), json=nexhealth_body(tele, start), headers=tele.auth
+    )
+    assert clash.status_code == 409
+    assert clash.json()["error"] == [
+        f"the requested time overlaps the provider's appointment {row.id}"
+    ]
+
+
+async def _third_user(api: Api, tele: Tele) -> str:
+    async def build(session: Any) -> str:
+        iid = tele.clinic.institution_id
+        user = PortalUser(institution_id=iid, email="c@x.test", first_name="C", last_name="X")
+        session.add(user)
+        await session.flush()
+        patient = Patient(institution_id=iid, first_name="C", last_name="X", portal_user_id=user.id)
+        session.add(patient)
+        await session.flush()
+        user.self_patient_id = patient.id
+        return str(user.guid)
+
+    result: str = await api.db.write(build)
+    return result
+
+
+async def _race(api: Api, tele: Tele, day_offset: int) -> list[Any]:
+    third = await _third_user(api, tele)
+    day = future_day(day_offset)
+    start = datetime.fromisoformat(f"{day.isoformat()}T15:00:00+00:00")
+    given = start.isoformat()
+    calendar_bodies = [
+        body(tele, given),
+        body(tele, given, PatientId=tele.dependant),
+        body(tele, given, UserId=third),
+    ]
+    tasks = [post(api, tele, b) for b in calendar_bodies] + [
+        api.client.post(nexhealth_url(tele), json=nexhealth_body(tele, start, i), headers=tele.auth)
+        for i in range(3)
+    ]
+    # Interleave the two APIs.
+    order = [0, 3, 1, 4, 2, 5]
+    responses = await asyncio.gather(*(tasks[i] for i in order))
+    return [(i < 3, r) for i, r in zip(order, responses, strict=True)]
+
+
+@pytest.mark.parametrize("day_offset", [20, 21])
+async def test_concurrent_bookings_through_both_apis_give_one_success(
+    api: Api, day_offset: int
+) -> None:
+    tele = await telehealth_clinic(api)
+    results = await _race(api, tele, day_offset)
+    statuses = Counter(r.status_code for _, r in results)
+    assert statuses in ({200: 1, 409: 5}, {201: 1, 409: 5}), [r.text for _, r in results]
+    for calendar, response in results:
+        if response.status_code != 409:
+            continue
+        data = response.json()
+        if calendar:
+            assert list(data) == ["Message"]
+            assert "is not available: it overlaps the provider's appointment" in data["Message"]
+        else:
+            assert data["code"] is False
+            assert data["error"][0].startswith(
+                "the requested time overlaps the provider's appointment"
+            )
+    assert await active_count(api, tele.clinic.institution_id) == 1
+
+
+@pytest.mark.postgres_only
+async def test_the_database_decides_races_between_the_apis(
+    api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the overlap probe switched off only PostgreSQL's exclusion constraint stands between
+    the racing bookings of both APIs: still exactly one success, the rest 409 in each shape."""
+    assert settings.async_database_url.startswith("postgresql")
+    tele = await telehealth_clinic(api)
+
+    async def no_probe(*_args: Any, **_kwargs: Any) -> list[Any]:
+        await asyncio.sleep(0.01)
+        return []
+
+    monkeypatch.setattr(appointments_repo, "overlapping", no_probe)
+    results = await _race(api, tele, 22)
+    statuses = Counter(r.status_code for _, r in results)
+    assert statuses in ({200: 1, 409: 5}, {201: 1, 409: 5}), [r.text for _, r in results]
+    for calendar, response in results:
+        if response.status_code == 409 and calendar:
+            assert response.json()["Message"].endswith(
+                "is not available: it overlaps the provider's appointment."
+            )
+    assert await active_count(api, tele.clinic.institution_id) == 1
