@@ -146,6 +146,7 @@ def requests_for(
         provider_id, provider_guid = data["providers"][resource]
         patient_id, patient_guid = data["patients"][resource]
         use = api if api != "both" else ("nexhealth" if k % 2 == 0 else "calendar")
+        body: dict[str, Any]
         if use == "nexhealth":
             body = {
                 "appt": {

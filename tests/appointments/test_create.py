@@ -710,3 +710,47 @@ async def test_inactive_records_cannot_be_booked(api: Api) -> None:
     response = await post(api, clinic, appt(clinic, future()))
     assert response.status_code == 400
     assert error_of(response) == ["appt.patient_id: the patient is inactive"]
+
+
+async def test_blocks_stop_the_provider_even_where_overlap_is_allowed(api: Api) -> None:
+    clinic = await api.clinic()
+    await api.db.write(
+        lambda s: s.execute(
+            update(Location)
+            .where(Location.id == clinic.op_location_id)
+            .values(allow_provider_overlap=True)
+        )
+    )
+    start = future(days=24)
+    booked = await post(
+        api,
+        clinic,
+        appt(clinic, start, operatory_id=clinic.operatory_ids[0]),
+        location_id=clinic.op_location_id,
+    )
+    assert booked.status_code == 201
+    # A block over the provider's existing appointment is refused...
+    block_body = {
+        "appt": {
+            "provider_id": clinic.provider_ids[0],
+            "unavailable": True,
+            "start_time": iso_z(start),
+            "end_time": iso_z(start + timedelta(hours=2)),
+        }
+    }
+    refused = await post(api, clinic, block_body, location_id=clinic.op_location_id)
+    assert refused.status_code == 409
+    # ...one after it is taken, and then no appointment may overlap it.
+    later = start + timedelta(hours=1)
+    block_body["appt"]["start_time"] = iso_z(later)
+    block = await post(api, clinic, block_body, location_id=clinic.op_location_id)
+    assert block.status_code == 201, block.text
+    block_id = block.json()["data"]["appt"]["id"]
+    clash = await post(
+        api,
+        clinic,
+        appt(clinic, later, operatory_id=clinic.operatory_ids[1], patient_id=clinic.patient_ids[1]),
+        location_id=clinic.op_location_id,
+    )
+    assert clash.status_code == 409
+    assert error_of(clash) == [f"the requested time overlaps the provider's block {block_id}"]

@@ -171,7 +171,8 @@ async def _check_references(
             errors.append(FieldError("operatory_id", "the operatory is at another location"))
         elif not context.operatory.active:
             errors.append(FieldError("operatory_id", "the operatory is inactive"))
-    elif location.map_by_operatory:
+    elif location.map_by_operatory and not request.unavailable:
+        # A block may stop just the provider; an appointment needs a room here.
         errors.append(FieldError("operatory_id", "is required: this location maps by operatory"))
     appointment_type = context.appointment_type
     if (
@@ -211,17 +212,23 @@ def _times(
 
 
 def _clashes(rows: list[repo.OverlapRow], booking: dict[str, Any]) -> list[Clash]:
+    """Which resource each overlapping row clashes on (the probe matched at least one)."""
+    rule = repo.provider_mode(
+        unavailable=booking["unavailable"], provider_exclusive=booking["provider_exclusive"]
+    )
     clashes = []
     for row in rows:
         if booking["operatory_id"] is not None and row.operatory_id == booking["operatory_id"]:
             clashes.append(Clash("operatory", row.id, row.unavailable))
         if booking["patient_id"] is not None and row.patient_id == booking["patient_id"]:
             clashes.append(Clash("patient", row.id, row.unavailable))
-        if (
-            booking["provider_exclusive"]
-            and row.provider_exclusive
-            and booking["provider_id"] is not None
-            and row.provider_id == booking["provider_id"]
+        same_provider = (
+            booking["provider_id"] is not None and row.provider_id == booking["provider_id"]
+        )
+        if same_provider and (
+            rule == repo.PROVIDER_ALL
+            or (rule == repo.PROVIDER_EXCLUSIVE and row.provider_exclusive)
+            or (rule == repo.PROVIDER_BLOCKS and row.unavailable)
         ):
             clashes.append(Clash("provider", row.id, row.unavailable))
     return clashes
@@ -315,7 +322,8 @@ async def _book_in(session: AsyncSession, request: BookingRequest) -> Appointmen
         "appointment_type_id": request.appointment_type_id,
         "start_at": start,
         "end_at": end,
-        "provider_exclusive": not location.allow_provider_overlap,
+        # A block always makes the provider unavailable, even where appointments may overlap.
+        "provider_exclusive": request.unavailable or not location.allow_provider_overlap,
         "note": request.note,
         "unavailable": request.unavailable,
         "cancelled": False,
@@ -365,7 +373,9 @@ async def _book_in(session: AsyncSession, request: BookingRequest) -> Appointmen
         operatory_id=values["operatory_id"],
         patient_id=values["patient_id"],
         provider_id=values["provider_id"],
-        provider_exclusive=values["provider_exclusive"],
+        provider_rule=repo.provider_mode(
+            unavailable=request.unavailable, provider_exclusive=values["provider_exclusive"]
+        ),
     )
     if rows:
         raise SlotTaken(_clashes(rows, values))

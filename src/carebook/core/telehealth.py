@@ -493,7 +493,7 @@ async def _named_clash(
             operatory_id=request.operatory_id,
             patient_id=None,
             provider_id=request.provider_id,
-            provider_exclusive=True,
+            provider_rule=appointments_repo.PROVIDER_EXCLUSIVE,
         )
         clashes: list[Clash] = []
         for clash in error.clashes:

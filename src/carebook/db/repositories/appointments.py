@@ -166,20 +166,27 @@ class OverlapRow:
     unavailable: bool
 
 
-@lru_cache(maxsize=16)
-def _overlap_query(operatory: bool, patient: bool, provider: bool, exclude: bool) -> Any:
+# How a booking meets the provider's other rows (see ``overlapping``).
+PROVIDER_EXCLUSIVE = "exclusive"  # an appointment where the provider may not double-book
+PROVIDER_BLOCKS = "blocks"  # an appointment where provider overlap is allowed: only blocks clash
+PROVIDER_ALL = "all"  # a block: everything the provider has clashes
+
+
+@lru_cache(maxsize=32)
+def _overlap_query(operatory: bool, patient: bool, provider: str | None, exclude: bool) -> Any:
     """The overlap probe for one combination of resources, built once per combination."""
     matches = []
     if operatory:
         matches.append(Appointment.operatory_id == bindparam("operatory_id"))
     if patient:
         matches.append(Appointment.patient_id == bindparam("patient_id"))
-    if provider:
-        matches.append(
-            and_(
-                Appointment.provider_id == bindparam("provider_id"), Appointment.provider_exclusive
-            )
-        )
+    same_provider = Appointment.provider_id == bindparam("provider_id")
+    if provider == PROVIDER_EXCLUSIVE:
+        matches.append(and_(same_provider, Appointment.provider_exclusive))
+    elif provider == PROVIDER_BLOCKS:
+        matches.append(and_(same_provider, Appointment.unavailable))
+    elif provider == PROVIDER_ALL:
+        matches.append(same_provider)
     query = (
         select(
             Appointment.id,
@@ -206,6 +213,12 @@ def _overlap_query(operatory: bool, patient: bool, provider: bool, exclude: bool
     return query
 
 
+def provider_mode(*, unavailable: bool, provider_exclusive: bool) -> str:
+    if unavailable:
+        return PROVIDER_ALL
+    return PROVIDER_EXCLUSIVE if provider_exclusive else PROVIDER_BLOCKS
+
+
 async def overlapping(
     session: AsyncSession,
     *,
@@ -215,19 +228,20 @@ async def overlapping(
     operatory_id: int | None,
     patient_id: int | None,
     provider_id: int | None,
-    provider_exclusive: bool,
+    provider_rule: str,
     exclude_id: int | None = None,
     limit: int = 10,
 ) -> list[OverlapRow]:
     """Active appointments and blocks overlapping ``[start, end)`` on any resource given.
 
+    ``provider_rule`` (from :func:`provider_mode`) says which of the provider's rows clash.
     Bounded: ``start_at`` lies in ``(start - MAX_APPOINTMENT_LENGTH, end)``, an index range.
     """
-    with_provider = provider_id is not None and provider_exclusive
-    if operatory_id is None and patient_id is None and not with_provider:
+    rule = provider_rule if provider_id is not None else None
+    if operatory_id is None and patient_id is None and rule is None:
         return []
     query = _overlap_query(
-        operatory_id is not None, patient_id is not None, with_provider, exclude_id is not None
+        operatory_id is not None, patient_id is not None, rule, exclude_id is not None
     )
     params = {
         "institution_id": institution_id,
