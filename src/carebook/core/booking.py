@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carebook.core.availability.enforcement import ensure_bookable_time
+from carebook.core.availability.enforcement import KnownFacts, ensure_bookable_time
 from carebook.core.errors import (
     Clash,
     FieldError,
@@ -143,6 +143,7 @@ async def _check_references(
         operatory_id=request.operatory_id,
         appointment_type_id=request.appointment_type_id,
         now=now,
+        around=request.start.date(),
     )
     if context.location is None:
         raise NotFound("location", request.location_id, field="location_id")
@@ -303,6 +304,11 @@ async def _book_in(session: AsyncSession, request: BookingRequest) -> Appointmen
             appointment_type_id=request.appointment_type_id,
             start=start,
             end=end,
+            known=KnownFacts(
+                tz=location.tz,
+                closures_near=context.closures_near,
+                has_hours=context.has_working_hours,
+            ),
         )
 
     patient = context.patient

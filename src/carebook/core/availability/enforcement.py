@@ -7,6 +7,7 @@ provider with no active working hours at the location is bookable at any time.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,18 @@ from carebook.db.repositories import availability as repo
 _TICK = timedelta(microseconds=1)
 
 
+@dataclass(frozen=True)
+class KnownFacts:
+    """What the caller already read in its own query, so the check can skip round trips.
+
+    ``closures_near`` / ``has_hours`` may over-approximate (True when unsure), never the reverse.
+    """
+
+    tz: str
+    closures_near: bool
+    has_hours: bool
+
+
 async def ensure_bookable_time(
     session: AsyncSession,
     *,
@@ -31,26 +44,45 @@ async def ensure_bookable_time(
     appointment_type_id: int | None,
     start: datetime,
     end: datetime,
+    known: KnownFacts | None = None,
 ) -> None:
     """Raise ``OutsideWorkingHours`` when the location is closed on a day ``[start, end)``
     touches, or when the provider has working hours at the location and ``[start, end)`` is not
-    inside them. Two indexed queries; a location not in the institution is left to the caller."""
-    found = await repo.zone_and_closures(
-        session,
-        institution_id=institution_id,
-        location_id=location_id,
-        first=(start - timedelta(days=1)).date(),
-        last=(end + timedelta(days=1)).date(),
-    )
-    if found is None:
-        return
-    tz_name, closures = found
+    inside them. At most two indexed queries, none when ``known`` says there is nothing to read
+    (the booking service learns that in its context query); a location not in the institution
+    is left to the caller."""
+    if known is None:
+        found = await repo.zone_and_closures(
+            session,
+            institution_id=institution_id,
+            location_id=location_id,
+            first=(start - timedelta(days=1)).date(),
+            last=(end + timedelta(days=1)).date(),
+        )
+        if found is None:
+            return
+        tz_name, closures = found
+        check_hours = True
+    else:
+        tz_name, closures = known.tz, []
+        if known.closures_near:
+            found = await repo.zone_and_closures(
+                session,
+                institution_id=institution_id,
+                location_id=location_id,
+                first=(start - timedelta(days=1)).date(),
+                last=(end + timedelta(days=1)).date(),
+            )
+            closures = found[1] if found is not None else []
+        check_hours = known.has_hours
     tz = zone(tz_name)
     first, last = local_date(start, tz), local_date(end - _TICK, tz)
     for closed_start, closed_end in normalize(closed_intervals(closures, first, last, tz)):
         if closed_start < end and start < closed_end:
             day = local_date(max(start, closed_start), tz)
             raise OutsideWorkingHours(f"location {location_id} is closed on {day.isoformat()}")
+    if not check_hours:
+        return
     rows = await repo.active_hours(
         session,
         institution_id=institution_id,

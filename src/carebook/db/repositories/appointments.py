@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BindParameter,
+    Date,
     Table,
     and_,
     bindparam,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,7 +38,9 @@ from carebook.db.tables import (
     Procedure,
     Provider,
     ProviderLocation,
+    WorkingHour,
 )
+from carebook.db.tables.availability import LocationClosure
 from carebook.db.types import UTCDateTime
 
 # No appointment or block is longer than this, so an overlap probe reads a bounded index range.
@@ -59,6 +63,9 @@ class BookingContext:
     operatory: Operatory | None
     appointment_type: AppointmentType | None
     patient_has_past_appointment: bool = False
+    # For the working-hours check: any closure within a few days, any active working hours.
+    closures_near: bool = True
+    has_working_hours: bool = True
 
 
 def _context_query() -> Any:
@@ -87,8 +94,38 @@ def _context_query() -> Any:
         )
         .exists()
     )
+    closed_near = (
+        select(literal(True))
+        .where(
+            LocationClosure.institution_id == institution,
+            LocationClosure.location_id == bindparam("location_id"),
+            LocationClosure.start_date <= bindparam("last_day", type_=Date()),
+            LocationClosure.end_date >= bindparam("first_day", type_=Date()),
+        )
+        .exists()
+    )
+    has_hours = (
+        select(literal(True))
+        .where(
+            WorkingHour.institution_id == institution,
+            WorkingHour.location_id == bindparam("location_id"),
+            WorkingHour.provider_id == bindparam("provider_id"),
+            WorkingHour.active == true(),
+        )
+        .exists()
+    )
     return (
-        select(Location, Provider, Patient, Operatory, AppointmentType, works_here, seen_before)
+        select(
+            Location,
+            Provider,
+            Patient,
+            Operatory,
+            AppointmentType,
+            works_here,
+            seen_before,
+            closed_near,
+            has_hours,
+        )
         .select_from(Location)
         .outerjoin(
             Provider,
@@ -130,8 +167,12 @@ async def load_booking_context(
     operatory_id: int | None,
     appointment_type_id: int | None,
     now: datetime,
+    around: date,
 ) -> BookingContext:
-    """One round trip for everything a booking refers to."""
+    """One round trip for everything a booking refers to.
+
+    ``around`` is a date near the booking (any zone): closures within two days of it are noted.
+    """
     params = {
         "institution_id": institution_id,
         "location_id": location_id,
@@ -140,19 +181,23 @@ async def load_booking_context(
         "operatory_id": operatory_id or 0,
         "appointment_type_id": appointment_type_id or 0,
         "now": now,
+        "first_day": around - timedelta(days=2),
+        "last_day": around + timedelta(days=2),
     }
     row = (await session.execute(_CONTEXT_QUERY, params)).first()
     if row is None:
         return BookingContext(None, None, False, None, None, None)
-    location, provider, patient, operatory, appointment_type, provider_works_here, past = row
+    location, provider, patient, operatory, appointment_type, works, past, closed, hours = row
     return BookingContext(
         location,
         provider,
-        bool(provider_works_here),
+        bool(works),
         patient,
         operatory,
         appointment_type,
         patient_has_past_appointment=bool(past) and patient is not None,
+        closures_near=bool(closed),
+        has_working_hours=bool(hours),
     )
 
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from carebook.api.nexhealth.schemas.common import Email, Id, Str100, _finite_json, _no_nul
 from carebook.core.time import format_offset, format_utc, zone
@@ -58,12 +65,14 @@ class AppointmentIn(BaseModel):
     end_time: str | None = Field(default=None, examples=["2026-03-02T10:30:00-05:00"])
     appointment_type_id: Id | None = None
     operatory_id: Id | None = None
-    note: Annotated[str, AfterValidator(_no_nul)] | None = Field(default=None, max_length=1000)
+    note: Annotated[str, StringConstraints(max_length=1000), AfterValidator(_no_nul)] | None = None
     unavailable: bool = False
     is_guardian: bool = False
     patient: DependantIn | None = None
     is_new_clients_patient: bool = False
-    referrer: Annotated[str, AfterValidator(_no_nul)] | None = Field(default=None, max_length=2000)
+    referrer: Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_nul)] | None = (
+        None
+    )
     descriptor_ids: list[Id] = Field(default_factory=list, max_length=50)
 
 
@@ -310,7 +319,7 @@ class AppointmentPatch(BaseModel):
     cancelled: bool | None = None
     checkin_at: str | None = Field(default=None, examples=["2026-03-02T09:55:00-05:00"])
     patient_missed: bool | None = None
-    note: Annotated[str, AfterValidator(_no_nul)] | None = Field(default=None, max_length=1000)
+    note: Annotated[str, StringConstraints(max_length=1000), AfterValidator(_no_nul)] | None = None
 
 
 class AppointmentPatchBody(BaseModel):
