@@ -23,7 +23,8 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
+    # ``async``: FastAPI runs plain ``def`` dependencies on a thread pool, a thread hop per call.
     return read_token(bearer_token(request), secret=get_app_state(request).secret)
 
 

@@ -23,9 +23,14 @@ def get_app_state(request: Request) -> AppState:
     return state
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     return get_app_state(request).db
 
 
-StateDep = Annotated[AppState, Depends(get_app_state)]
+async def app_state(request: Request) -> AppState:
+    """The dependency form (``async`` so FastAPI does not hop to its thread pool for it)."""
+    return get_app_state(request)
+
+
+StateDep = Annotated[AppState, Depends(app_state)]
 DatabaseDep = Annotated[Database, Depends(get_db)]

@@ -114,7 +114,7 @@ NotNull = BeforeValidator(_not_null)
 """For PATCH fields that may be left out but not set to null (the column is not nullable)."""
 
 
-def page_request(
+async def page_request(
     per_page: Annotated[
         int, Query(ge=1, le=MAX_PER_PAGE, description="Page size (at most 1000).")
     ] = DEFAULT_PER_PAGE,
