@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -52,7 +54,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_handlers(app, dialects)
     app.include_router(nexhealth.build_router())
     app.include_router(calendar.build_router())
+    app.openapi = _without_422(app.openapi)  # type: ignore[method-assign]
     return app
+
+
+def _without_422(build: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """FastAPI documents a 422 on every route, but validation errors are answered as 400 (each
+    route declares its 400): drop the 422 entries and the schemas only they used."""
+
+    def openapi() -> dict[str, Any]:
+        schema = build()  # built once, then cached by FastAPI; trimming again is a no-op
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                if isinstance(operation, dict):
+                    operation.get("responses", {}).pop("422", None)
+        schemas = schema.get("components", {}).get("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            if f'"#/components/schemas/{name}"' not in json.dumps(schema):
+                schemas.pop(name, None)
+        return schema
+
+    return openapi
 
 
 def app_from_environment() -> FastAPI:

@@ -55,3 +55,22 @@ def errors(response: httpx.Response, status: int) -> list[str]:
     assert body["count"] is None
     messages: list[str] = body["error"]
     return messages
+
+
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+class _Guid:
+    """Equal to any version-4 UUID in its canonical text form (the Calendar API's ids)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and bool(UUID_RE.match(other))
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "<GUID>"
+
+
+GUID = _Guid()

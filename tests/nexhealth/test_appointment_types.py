@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from carebook.db.tables import AppointmentType, AppointmentTypeDescriptor
-from tests.nexhealth.helpers import INSTANT, errors, ok, url
+from tests.nexhealth.helpers import GUID, INSTANT, errors, ok, url
 from tests.nexhealth.test_descriptors import make_descriptor
 from tests.support import Api, Clinic
 
@@ -53,6 +53,7 @@ async def test_create_institution_wide_type_answers_201(api: Api) -> None:
         "count": 1,
         "data": {
             "id": created["id"],
+            "guid": GUID,
             "name": "Checkup",
             "parent_type": "Institution",
             "parent_id": acme.institution_id,
@@ -82,6 +83,7 @@ async def test_create_location_type_with_descriptors(api: Api) -> None:
     )
     assert created == {
         "id": created["id"],
+        "guid": GUID,
         "name": "Checkup",
         "parent_type": "Location",
         "parent_id": acme.op_location_id,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from carebook.db.tables import Location
-from tests.nexhealth.helpers import INSTANT, errors, ok, url
+from tests.nexhealth.helpers import GUID, INSTANT, errors, ok, url
 from tests.support import Api, Clinic
 
 pytestmark = pytest.mark.anyio
@@ -16,6 +16,7 @@ pytestmark = pytest.mark.anyio
 def location_json(clinic: Clinic, location_id: int, **fields: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": location_id,
+        "guid": GUID,
         "name": "Downtown",
         "institution_id": clinic.institution_id,
         "street_address": None,

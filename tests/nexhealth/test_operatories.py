@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from carebook.db.tables import Operatory
-from tests.nexhealth.helpers import INSTANT, errors, ok, url
+from tests.nexhealth.helpers import GUID, INSTANT, errors, ok, url
 from tests.support import Api
 
 pytestmark = pytest.mark.anyio
@@ -36,6 +36,7 @@ async def test_create_operatory_answers_201_with_the_whole_operatory(api: Api) -
         "count": 1,
         "data": {
             "id": created["id"],
+            "guid": GUID,
             "name": "Room 7",
             "display_name": "Hygiene room",
             "location_id": acme.location_id,

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from carebook.db.tables import Patient
-from tests.nexhealth.helpers import INSTANT, errors, ok, url
+from tests.nexhealth.helpers import GUID, INSTANT, errors, ok, url
 from tests.support import Api, Clinic
 
 pytestmark = pytest.mark.anyio
@@ -51,6 +51,7 @@ async def test_create_patient_answers_201_with_data_user(api: Api) -> None:
         "data": {
             "user": {
                 "id": user["id"],
+                "guid": GUID,
                 "email": "grace@example.test",
                 "first_name": "Grace",
                 "middle_name": "Brewster",
@@ -320,6 +321,7 @@ async def test_get_patient_of_another_institution_is_404(api: Api) -> None:
     )
     assert mine == {
         "id": acme.patient_ids[0],
+        "guid": GUID,
         "email": "patient0@acme.test",
         "first_name": "Pat0",
         "middle_name": None,

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from carebook.db.tables import ProviderLocation
-from tests.nexhealth.helpers import INSTANT, errors, ok, url
+from tests.nexhealth.helpers import GUID, INSTANT, errors, ok, url
 from tests.support import Api, Clinic
 
 pytestmark = pytest.mark.anyio
@@ -56,6 +56,7 @@ async def test_create_provider_answers_201_with_the_whole_provider(api: Api) -> 
         "count": 1,
         "data": {
             "id": created["id"],
+            "guid": GUID,
             "email": "ada@acme.test",
             "first_name": "Ada",
             "middle_name": "B",
@@ -97,6 +98,7 @@ async def test_create_provider_with_the_required_fields_only(api: Api) -> None:
     created = ok(response, 201)
     assert created == {
         "id": created["id"],
+        "guid": GUID,
         "email": None,
         "first_name": "Sam",
         "middle_name": None,

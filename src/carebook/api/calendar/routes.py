@@ -67,7 +67,8 @@ _BODY = {
         "content": {media: {"schema": _MODEL_SCHEMA} for media in (*JSON_TYPES, FORM_TYPE)},
     }
 }
-_MESSAGE = {
+# The body of every error answer (ASP.NET's HttpError).
+MESSAGE: dict[str, Any] = {
     "content": {
         "application/json": {
             "schema": {
@@ -85,15 +86,15 @@ _MESSAGE = {
     }
 }
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Invalid model: ModelState lists every failing field.", **_MESSAGE},
-    401: {"description": "Missing or invalid bearer token.", **_MESSAGE},
+    400: {"description": "Invalid model: ModelState lists every failing field.", **MESSAGE},
+    401: {"description": "Missing or invalid bearer token.", **MESSAGE},
     403: {
         "description": "The token does not reach the account, or the user that patient.",
-        **_MESSAGE,
+        **MESSAGE,
     },
-    404: {"description": "An id not found in the account.", **_MESSAGE},
-    409: {"description": "The time overlaps another booking (named).", **_MESSAGE},
-    415: {"description": "A body that is not JSON or a form.", **_MESSAGE},
+    404: {"description": "An id not found in the account.", **MESSAGE},
+    409: {"description": "The time overlaps another booking (named).", **MESSAGE},
+    415: {"description": "A body that is not JSON or a form.", **MESSAGE},
 }
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from carebook.api.calendar.routes import AspNetRoute
+from carebook.api.calendar.routes import MESSAGE, AspNetRoute
 from carebook.api.kit.auth import PrincipalDep
 from carebook.api.kit.state import DatabaseDep
 from carebook.core.availability.calendar import CalendarSlot, provider_slots
@@ -52,6 +52,12 @@ def _json(slot: CalendarSlot) -> dict[str, Any]:
 @router.get(
     "/api/Calendar/GetProviderAvailableSlots",
     response_model=list[AvailableSlot],
+    responses={
+        400: {"description": "Invalid query: ModelState lists every failing field.", **MESSAGE},
+        401: {"description": "Missing or invalid bearer token.", **MESSAGE},
+        403: {"description": "The token does not reach the account.", **MESSAGE},
+        404: {"description": "An id not found in the account.", **MESSAGE},
+    },
     summary="A provider's free slots for a visit option, FromDate to ToDate (provider's dates)",
 )
 async def get_provider_available_slots(

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from carebook.core.availability.intervals import Interval, normalize, subtract
 
@@ -28,8 +29,9 @@ class Resource:
     busy: list[Interval]  # normalized
 
 
-@dataclass(frozen=True)
-class Slot:
+class Slot(NamedTuple):
+    """A tuple, not a dataclass: a search may make thousands."""
+
     start: datetime
     end: datetime
     operatory_id: int | None
@@ -54,10 +56,16 @@ def find_slots(
     memo: dict[tuple[object, ...], list[Interval]] | None = None,
 ) -> list[Slot]:
     """``memo`` may carry ``hours − busy`` between calls for resources that share them (every
-    provider of a location sees the same operatories)."""
+    provider of a location sees the same operatories).
+
+    A start is tested against a resource's ``hours − busy`` alone: ``[start, start + length)``
+    lies inside one stretch of ``base``, which is clear of ``blocked``, so it fits inside
+    ``hours − busy − blocked`` exactly when it fits inside ``hours − busy``. That keeps the
+    per-call work to the provider's own stretches, whatever the operatories hold.
+    """
     assert length > timedelta(0)
     assert interval > timedelta(0)
-    frees = []
+    frees: list[list[Interval]] = []
     for r in resources:
         key = (r.operatory_id, *r.hours)
         open_time = memo.get(key) if memo is not None else None
@@ -65,14 +73,16 @@ def find_slots(
             open_time = subtract(r.hours, r.busy)
             if memo is not None:
                 memo[key] = open_time
-        frees.append(subtract(open_time, blocked))
+        frees.append(open_time)
     base = subtract(normalize(iv for r in resources for iv in r.hours), blocked)
     # One cursor per resource: starts only grow, so a free interval ending before a slot's end
     # can never hold a later slot either.
     cursors = [0] * len(resources)
     sizes = [len(free) for free in frees]
+    ids = [r.operatory_id for r in resources]
     order = range(len(frees))
     slots: list[Slot] = []
+    append = slots.append
     for low, high in base:
         start = first_start(low, not_before, interval)
         end = start + length
@@ -85,7 +95,7 @@ def find_slots(
                     cursor += 1
                 cursors[index] = cursor
                 if cursor < size and free[cursor][0] <= start:
-                    slots.append(Slot(start, end, resources[index].operatory_id))
+                    append(Slot(start, end, ids[index]))
                     if not overlapping:
                         break
             start += interval

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from carebook.api.kit.state import DatabaseDep
 from carebook.api.nexhealth.deps import TenantDep
 from carebook.api.nexhealth.envelope import Envelope, error_responses
-from carebook.api.nexhealth.schemas.availability import SlotGroupOut, SlotGroupV2Out, slot_json
-from carebook.api.nexhealth.schemas.common import MAX_ID
+from carebook.api.nexhealth.schemas.availability import (
+    LocalTimes,
+    SlotGroupOut,
+    SlotGroupV2Out,
+    slots_json,
+)
+from carebook.api.nexhealth.schemas.common import MAX_ID, Id
 from carebook.core.availability.service import MAX_DAYS, SlotGroup, SlotQuery, search_slots
 from carebook.core.time import zone
 
 router = APIRouter(tags=["Slots"])
 
 Minutes = Annotated[int | None, Query(ge=1, le=1440)]
+Ids = list[Id] | None  # each a 64-bit id, as the database stores them
 
 
 def _ids(*lists: list[int] | None) -> list[int] | None:
@@ -26,22 +33,39 @@ def _ids(*lists: list[int] | None) -> list[int] | None:
     return list(dict.fromkeys(merged)) or None
 
 
-def _render(groups: list[SlotGroup], *, with_end: bool) -> JSONResponse:
-    data: list[dict[str, Any]] = []
+def _render(groups: list[SlotGroup], *, with_end: bool) -> Response:
+    """The envelope as compact JSON (what ``JSONResponse`` would send), the slot lists written
+    by :func:`slots_json`; ``response_model`` still documents the shape."""
+    times: dict[str, LocalTimes] = {}
+    data: list[str] = []
     for group in groups:
-        out: dict[str, Any] = {"lid": group.location.id, "pid": group.provider_id}
+        name = group.location.tz
+        local = times.get(name)
+        if local is None:
+            local = times[name] = LocalTimes(zone(name))
+        head: dict[str, Any] = {"lid": group.location.id, "pid": group.provider_id}
         if group.operatory_id is not None:
-            out["operatory_id"] = group.operatory_id
-        tz = zone(group.location.tz)
-        out["slots"] = [
-            slot_json(s, provider_id=group.provider_id, tz=tz, with_end=with_end)
-            for s in group.slots
-        ]
+            head["operatory_id"] = group.operatory_id
         next_date = group.next_available_date
-        out["next_available_date"] = next_date.isoformat() if next_date else None
-        data.append(out)
-    body = {"code": True, "description": None, "error": None, "data": data, "count": len(data)}
-    return JSONResponse(body)
+        slots = slots_json(
+            group.slots, provider_id=group.provider_id, local=local, with_end=with_end
+        )
+        data.append(
+            _dumps(head)[:-1]
+            + f',"slots":{slots},"next_available_date":'
+            + _dumps(next_date.isoformat() if next_date else None)
+            + "}"
+        )
+    body = (
+        '{"code":true,"description":null,"error":null,"data":['
+        + ",".join(data)
+        + f'],"count":{len(data)}}}'
+    )
+    return Response(content=body.encode(), media_type="application/json")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 async def _search(
@@ -93,17 +117,17 @@ async def available_slots(
     tenant: TenantDep,
     start_date: StartDate,
     days: Days,
-    lids_brackets: Annotated[list[int] | None, Query(alias="lids[]")] = None,
-    lids: Annotated[list[int] | None, Query(alias="lids")] = None,
-    pids_brackets: Annotated[list[int] | None, Query(alias="pids[]")] = None,
-    pids: Annotated[list[int] | None, Query(alias="pids")] = None,
-    operatory_ids_brackets: Annotated[list[int] | None, Query(alias="operatory_ids[]")] = None,
-    operatory_ids: Annotated[list[int] | None, Query(alias="operatory_ids")] = None,
+    lids_brackets: Annotated[Ids, Query(alias="lids[]")] = None,
+    lids: Annotated[Ids, Query(alias="lids")] = None,
+    pids_brackets: Annotated[Ids, Query(alias="pids[]")] = None,
+    pids: Annotated[Ids, Query(alias="pids")] = None,
+    operatory_ids_brackets: Annotated[Ids, Query(alias="operatory_ids[]")] = None,
+    operatory_ids: Annotated[Ids, Query(alias="operatory_ids")] = None,
     appointment_type_id: TypeId = None,
     slot_length: Annotated[Minutes, Query(description=SLOT_LENGTH_DOC)] = None,
     slot_interval: Annotated[Minutes, Query(description="Minutes between starts.")] = None,
     overlapping_operatory_slots: bool = False,
-) -> JSONResponse:
+) -> Response:
     groups = await _search(
         db,
         tenant,
@@ -131,18 +155,18 @@ async def appointment_slots(
     tenant: TenantDep,
     start_date: StartDate,
     days: Days,
-    lids_brackets: Annotated[list[int] | None, Query(alias="lids[]")] = None,
-    lids: Annotated[list[int] | None, Query(alias="lids")] = None,
-    pids_brackets: Annotated[list[int] | None, Query(alias="pids[]")] = None,
-    pids: Annotated[list[int] | None, Query(alias="pids")] = None,
-    operatory_ids_brackets: Annotated[list[int] | None, Query(alias="operatory_ids[]")] = None,
-    operatory_ids: Annotated[list[int] | None, Query(alias="operatory_ids")] = None,
+    lids_brackets: Annotated[Ids, Query(alias="lids[]")] = None,
+    lids: Annotated[Ids, Query(alias="lids")] = None,
+    pids_brackets: Annotated[Ids, Query(alias="pids[]")] = None,
+    pids: Annotated[Ids, Query(alias="pids")] = None,
+    operatory_ids_brackets: Annotated[Ids, Query(alias="operatory_ids[]")] = None,
+    operatory_ids: Annotated[Ids, Query(alias="operatory_ids")] = None,
     appointment_type_id: TypeId = None,
     category_id: TypeId = None,
     slot_length: Annotated[Minutes, Query(description=SLOT_LENGTH_DOC)] = None,
     slot_interval: Annotated[Minutes, Query(description="Minutes between starts.")] = None,
     overlapping_operatory_slots: bool = False,
-) -> JSONResponse:
+) -> Response:
     groups = await _search(
         db,
         tenant,

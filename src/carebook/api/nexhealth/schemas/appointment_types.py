@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal, cast
+from uuid import UUID
 
 from pydantic import BaseModel, Field
 
@@ -69,6 +70,7 @@ class AppointmentTypeUpdate(RequestModel):
 
 class AppointmentTypeOut(BaseModel):
     id: int
+    guid: UUID = Field(description="The same record's GUID, as the Calendar API names it.")
     name: str
     parent_type: str
     parent_id: int = Field(description="The institution's id, or the location's.")
@@ -83,6 +85,7 @@ def appointment_type_out(record: AppointmentTypeRecord) -> AppointmentTypeOut:
     row = record.appointment_type
     return AppointmentTypeOut(
         id=row.id,
+        guid=row.guid,
         name=row.name,
         parent_type=row.parent_type,
         parent_id=row.parent_id if row.parent_id is not None else row.institution_id,

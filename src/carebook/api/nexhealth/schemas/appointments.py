@@ -19,9 +19,13 @@ from pydantic import (
 )
 
 from carebook.api.nexhealth.schemas.common import Email, Id, Str100, _finite_json, _no_nul
+from carebook.api.nexhealth.schemas.descriptors import DescriptorOut, descriptor_out
+from carebook.api.nexhealth.schemas.patients import AppointmentPatientOut
+from carebook.api.nexhealth.schemas.procedures import ProcedureOut, procedure_out
+from carebook.api.nexhealth.schemas.providers import full_name
 from carebook.core.time import format_offset, format_utc, zone
 from carebook.db.repositories.appointments import AppointmentRecord
-from carebook.db.tables import AppointmentDescriptor, Patient, Procedure
+from carebook.db.tables import Patient
 
 
 class DependantBioIn(BaseModel):
@@ -82,59 +86,6 @@ class AppointmentCreate(BaseModel):
     appt: AppointmentIn
 
 
-class AppointmentPatientOut(BaseModel):
-    id: int
-    email: str | None
-    first_name: str
-    middle_name: str | None
-    last_name: str
-    name: str
-    created_at: str
-    updated_at: str
-    institution_id: int
-    foreign_id: str | None
-    foreign_id_type: str | None
-    bio: dict[str, Any]
-    inactive: bool
-    last_sync_time: str | None
-    guarantor_id: int | None
-    unsubscribe_sms: bool
-
-
-class FeeOut(BaseModel):
-    amount: str | None
-    currency: str | None
-
-
-class AppointmentProcedureOut(BaseModel):
-    id: int
-    patient_id: int
-    provider_id: int | None
-    appointment_id: int | None
-    code: str
-    name: str
-    status: str
-    body_site: dict[str, Any] | None
-    fee: FeeOut
-    start_date: date | None
-    end_date: date | None
-
-
-class DescriptorOut(BaseModel):
-    id: int
-    descriptor_type: str
-    name: str
-    code: str | None
-    location_id: int
-    foreign_id: str | None
-    foreign_id_type: str | None
-    data: dict[str, Any] | None
-    active: bool
-    last_sync_time: str | None
-    created_at: str
-    updated_at: str
-
-
 class BookingDetailsOut(BaseModel):
     booked_via_nexhealth_generated_link: bool = False
     campaign_type: str | None = None
@@ -182,7 +133,7 @@ class AppointmentOut(BaseModel):
     is_past_patient: bool
     timezone_offset: str = Field(examples=["-5:00"])
     patient: AppointmentPatientOut | None
-    procedures: list[AppointmentProcedureOut]
+    procedures: list[ProcedureOut]
     descriptors: list[DescriptorOut]
     booking_details: BookingDetailsOut
 
@@ -195,11 +146,7 @@ def _utc(value: Any) -> str | None:
     return format_utc(value) if value is not None else None
 
 
-def full_name(first: str, middle: str | None, last: str) -> str:
-    return " ".join(part for part in (first, middle, last) if part)
-
-
-def patient_out(patient: Patient) -> AppointmentPatientOut:
+def appointment_patient_out(patient: Patient) -> AppointmentPatientOut:
     return AppointmentPatientOut(
         id=patient.id,
         email=patient.email,
@@ -207,52 +154,16 @@ def patient_out(patient: Patient) -> AppointmentPatientOut:
         middle_name=patient.middle_name,
         last_name=patient.last_name,
         name=full_name(patient.first_name, patient.middle_name, patient.last_name),
-        created_at=format_utc(patient.created_at),
-        updated_at=format_utc(patient.updated_at),
+        created_at=patient.created_at,
+        updated_at=patient.updated_at,
         institution_id=patient.institution_id,
         foreign_id=patient.foreign_id,
         foreign_id_type=patient.foreign_id_type,
         bio=dict(patient.bio or {}),
         inactive=patient.inactive,
-        last_sync_time=_utc(patient.last_sync_time),
+        last_sync_time=patient.last_sync_time,
         guarantor_id=patient.guarantor_id,
         unsubscribe_sms=patient.unsubscribe_sms,
-    )
-
-
-def procedure_out(procedure: Procedure) -> AppointmentProcedureOut:
-    return AppointmentProcedureOut(
-        id=procedure.id,
-        patient_id=procedure.patient_id,
-        provider_id=procedure.provider_id,
-        appointment_id=procedure.appointment_id,
-        code=procedure.code,
-        name=procedure.name,
-        status=procedure.status,
-        body_site=procedure.body_site,
-        fee=FeeOut(
-            amount=f"{procedure.fee_amount:.2f}" if procedure.fee_amount is not None else None,
-            currency=procedure.fee_currency,
-        ),
-        start_date=procedure.start_date,
-        end_date=procedure.end_date,
-    )
-
-
-def descriptor_out(descriptor: AppointmentDescriptor) -> DescriptorOut:
-    return DescriptorOut(
-        id=descriptor.id,
-        descriptor_type=descriptor.descriptor_type,
-        name=descriptor.name,
-        code=descriptor.code,
-        location_id=descriptor.location_id,
-        foreign_id=descriptor.foreign_id,
-        foreign_id_type=descriptor.foreign_id_type,
-        data=descriptor.data,
-        active=descriptor.active,
-        last_sync_time=_utc(descriptor.last_sync_time),
-        created_at=format_utc(descriptor.created_at),
-        updated_at=format_utc(descriptor.updated_at),
     )
 
 
@@ -303,7 +214,7 @@ def appointment_out(record: AppointmentRecord) -> AppointmentOut:
         referrer=appt.referrer,
         is_past_patient=appt.is_past_patient,
         timezone_offset=format_offset(appt.start_at, tz),
-        patient=patient_out(record.patient) if record.patient is not None else None,
+        patient=(appointment_patient_out(record.patient) if record.patient is not None else None),
         procedures=[procedure_out(p) for p in record.procedures],
         descriptors=[descriptor_out(d) for d in record.descriptors],
         booking_details=BookingDetailsOut(**(appt.booking_details or {})),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, cast
+from uuid import UUID
 
 from pydantic import BaseModel, Field
 
@@ -75,6 +76,7 @@ class LocationUpdate(RequestModel):
 
 class LocationOut(BaseModel):
     id: int
+    guid: UUID = Field(description="The same record's GUID, as the Calendar API names it.")
     name: str
     institution_id: int
     street_address: str | None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Annotated, cast
+from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from carebook.api.nexhealth.schemas.common import NotNull, RequestModel, Str200, UtcInstant
 from carebook.core.clinic.operatories import OperatoryChanges, OperatoryFields
@@ -43,6 +44,7 @@ class OperatoryUpdate(RequestModel):
 
 class OperatoryOut(BaseModel):
     id: int
+    guid: UUID = Field(description="The same record's GUID, as the Calendar API names it.")
     name: str
     display_name: str | None
     location_id: int

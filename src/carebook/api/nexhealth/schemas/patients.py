@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from typing import Annotated, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
@@ -121,6 +122,7 @@ class AppointmentPatientOut(BaseModel):
 
 
 class PatientOut(AppointmentPatientOut):
+    guid: UUID = Field(description="The same record's GUID, as the Calendar API names it.")
     provider_id: int | None
     location_ids: list[int]
 
@@ -147,6 +149,7 @@ def patient_out(row: Patient) -> PatientOut:
         last_sync_time=row.last_sync_time,
         guarantor_id=row.guarantor_id,
         unsubscribe_sms=row.unsubscribe_sms,
+        guid=row.guid,
         provider_id=row.provider_id,
         location_ids=[row.location_id] if row.location_id is not None else [],
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, cast
+from uuid import UUID
 
 from pydantic import BaseModel, Field
 
@@ -81,6 +82,7 @@ class ProviderUpdate(RequestModel):
 
 class ProviderOut(BaseModel):
     id: int
+    guid: UUID = Field(description="The same record's GUID, as the Calendar API names it.")
     email: str | None
     first_name: str
     middle_name: str | None
@@ -109,6 +111,7 @@ def provider_out(record: ProviderRecord) -> ProviderOut:
     provider = record.provider
     return ProviderOut(
         id=provider.id,
+        guid=provider.guid,
         email=provider.email,
         first_name=provider.first_name,
         middle_name=provider.middle_name,
