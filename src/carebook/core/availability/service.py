@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from carebook.core.availability.hours import rule_of
 from carebook.core.availability.intervals import Interval, intersect, normalize
 from carebook.core.availability.rules import HoursRule, closed_intervals, expand
-from carebook.core.availability.slots import Resource, Slot, find_slots
+from carebook.core.availability.slots import Fits, Resource, Slot, find_slots
 from carebook.core.errors import FieldError, InvalidInput, NotFound
 from carebook.core.time import local_date, local_datetime, utc_now, zone
 from carebook.db.repositories import availability as repo
@@ -149,15 +149,21 @@ class _Search:
         windows = {p.location.id: _window(p.location, self.dates_tz, first, days) for p in plans}
         # Expand the rules first: a window with no working hours needs no query at all.
         hours: dict[int, list[tuple[Interval, int | None]]] = {}
+        # Providers of a location mostly share their rules: expand each distinct one once.
+        expanded: dict[tuple[object, ...], list[Interval]] = {}
         for index, plan in enumerate(plans):
             window = windows[plan.location.id]
             tz = zone(plan.location.tz)
             lo, hi = _local_dates(window, tz)
             found: list[tuple[Interval, int | None]] = []
             for rule, operatory_id in plan.rules:
-                for iv in intersect(expand(rule, lo, hi, tz), [window]):
-                    if iv[1] > now:
-                        found.append((iv, operatory_id))
+                key = (rule, tz, window)
+                occurrences = expanded.get(key)
+                if occurrences is None:
+                    occurrences = expanded[key] = [
+                        iv for iv in intersect(expand(rule, lo, hi, tz), [window]) if iv[1] > now
+                    ]
+                found += [(iv, operatory_id) for iv in occurrences]
             hours[index] = found
         live = [i for i, found in hours.items() if found]
         if not live:
@@ -190,6 +196,9 @@ class _Search:
         )
         by_provider, by_operatory, patient, blocks = _busy_index(rows, self.query.patient_id)
         memo: dict[tuple[object, ...], list[Interval]] = {}
+        fits: dict[tuple[object, ...], Fits] = {}
+        # Plans with the same operatories and hours share their resources.
+        shapes: dict[tuple[object, ...], list[Resource]] = {}
         for i in live:
             plan = plans[i]
             tz = zone(plan.location.tz)
@@ -202,7 +211,13 @@ class _Search:
             blocked = normalize(
                 [*own, *patient, *closed_intervals(closures[plan.location.id], lo, hi, tz)]
             )
-            resources = _resources(plan, hours[i], by_operatory)
+            shape = (
+                tuple(plan.operatories) if plan.operatories is not None else None,
+                *hours[i],
+            )
+            resources = shapes.get(shape)
+            if resources is None:
+                resources = shapes[shape] = _resources(plan, hours[i], by_operatory)
             plan.slots = find_slots(
                 resources,
                 blocked=blocked,
@@ -211,6 +226,7 @@ class _Search:
                 not_before=now,
                 overlapping=self.query.overlapping_operatory_slots,
                 memo=memo,
+                fits=fits,
             )
 
 

@@ -7,9 +7,21 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import ColumnElement, DateTime, String, delete, or_, select, type_coerce
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Date,
+    DateTime,
+    String,
+    bindparam,
+    delete,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
 
@@ -28,6 +40,7 @@ from carebook.db.tables import (
     WorkingHour,
     WorkingHourAppointmentType,
 )
+from carebook.db.types import UTCDateTime
 
 # Appointments are at most this long, which bounds every overlap query to an index range.
 MAX_APPOINTMENT = timedelta(hours=24)
@@ -48,26 +61,35 @@ async def location(
     ).scalar_one_or_none()
 
 
+# The slot search runs these on every request: they are built once with bind parameters (an
+# expanding one for each id list), so a request only binds values; SQLAlchemy neither rebuilds
+# the statement nor recomputes its cache key.
+_INSTITUTION: BindParameter[int] = bindparam("institution_id")
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_LOCATIONS = (
+    select(Location)
+    .where(Location.institution_id == _INSTITUTION, Location.id.in_(_IDS))
+    .order_by(Location.id)
+)
+_PROVIDERS = (
+    select(Provider)
+    .where(Provider.institution_id == _INSTITUTION, Provider.id.in_(_IDS))
+    .order_by(Provider.id)
+)
+
+
 async def locations(
     session: AsyncSession, *, institution_id: int, location_ids: Sequence[int]
 ) -> list[Location]:
-    query = (
-        select(Location)
-        .where(Location.institution_id == institution_id, Location.id.in_(location_ids))
-        .order_by(Location.id)
-    )
-    return list((await session.execute(query)).scalars())
+    params = {"institution_id": institution_id, "ids": list(location_ids)}
+    return list((await session.execute(_LOCATIONS, params)).scalars())
 
 
 async def providers(
     session: AsyncSession, *, institution_id: int, provider_ids: Sequence[int]
 ) -> list[Provider]:
-    query = (
-        select(Provider)
-        .where(Provider.institution_id == institution_id, Provider.id.in_(provider_ids))
-        .order_by(Provider.id)
-    )
-    return list((await session.execute(query)).scalars())
+    params = {"institution_id": institution_id, "ids": list(provider_ids)}
+    return list((await session.execute(_PROVIDERS, params)).scalars())
 
 
 async def institution_by_guid(session: AsyncSession, guid: uuid.UUID) -> Institution | None:
@@ -124,6 +146,25 @@ async def provider_location_ids(
     return list((await session.execute(query)).scalars())
 
 
+@lru_cache(maxsize=2)
+def _bookable_pairs_query(by_provider: bool) -> Any:
+    query = (
+        select(ProviderLocation.location_id, ProviderLocation.provider_id)
+        .join(Provider, Provider.id == ProviderLocation.provider_id)
+        .where(
+            ProviderLocation.institution_id == _INSTITUTION,
+            Provider.institution_id == _INSTITUTION,
+            ProviderLocation.location_id.in_(bindparam("location_ids", expanding=True)),
+            Provider.inactive.is_(False),
+        )
+    )
+    if by_provider:
+        query = query.where(
+            ProviderLocation.provider_id.in_(bindparam("provider_ids", expanding=True))
+        )
+    return query
+
+
 async def bookable_pairs(
     session: AsyncSession,
     *,
@@ -132,19 +173,22 @@ async def bookable_pairs(
     provider_ids: Sequence[int] | None,
 ) -> set[tuple[int, int]]:
     """(location, provider) pairs where an active provider belongs to the location."""
-    query = (
-        select(ProviderLocation.location_id, ProviderLocation.provider_id)
-        .join(Provider, Provider.id == ProviderLocation.provider_id)
-        .where(
-            ProviderLocation.institution_id == institution_id,
-            Provider.institution_id == institution_id,
-            ProviderLocation.location_id.in_(location_ids),
-            Provider.inactive.is_(False),
-        )
-    )
+    params: dict[str, Any] = {"institution_id": institution_id, "location_ids": list(location_ids)}
     if provider_ids is not None:
-        query = query.where(ProviderLocation.provider_id.in_(provider_ids))
-    return {(lid, pid) for lid, pid in (await session.execute(query)).tuples()}
+        params["provider_ids"] = list(provider_ids)
+    query = _bookable_pairs_query(provider_ids is not None)
+    return {(lid, pid) for lid, pid in (await session.execute(query, params)).tuples()}
+
+
+@lru_cache(maxsize=2)
+def _operatories_query(by_id: bool) -> Any:
+    query = select(Operatory).where(
+        Operatory.institution_id == _INSTITUTION,
+        Operatory.location_id.in_(bindparam("location_ids", expanding=True)),
+    )
+    if by_id:
+        query = query.where(Operatory.id.in_(bindparam("operatory_ids", expanding=True)))
+    return query.order_by(Operatory.id)
 
 
 async def operatories(
@@ -155,12 +199,11 @@ async def operatories(
     operatory_ids: Sequence[int] | None = None,
 ) -> list[Operatory]:
     """Operatories of the locations (all of them, or those listed), in id order."""
-    query = select(Operatory).where(
-        Operatory.institution_id == institution_id, Operatory.location_id.in_(location_ids)
-    )
+    params: dict[str, Any] = {"institution_id": institution_id, "location_ids": list(location_ids)}
     if operatory_ids is not None:
-        query = query.where(Operatory.id.in_(operatory_ids))
-    return list((await session.execute(query.order_by(Operatory.id))).scalars())
+        params["operatory_ids"] = list(operatory_ids)
+    query = _operatories_query(operatory_ids is not None)
+    return list((await session.execute(query, params)).scalars())
 
 
 async def appointment_types(
@@ -294,6 +337,27 @@ class HoursRow:
     type_ids: frozenset[int]
 
 
+@lru_cache(maxsize=4)
+def _active_hours_query(by_location: bool, by_provider: bool) -> Any:
+    query = (
+        select(WorkingHour, WorkingHourAppointmentType.appointment_type_id)
+        .outerjoin(
+            WorkingHourAppointmentType,
+            WorkingHourAppointmentType.working_hour_id == WorkingHour.id,
+        )
+        .where(
+            WorkingHour.institution_id == _INSTITUTION,
+            WorkingHour.active.is_(True),
+        )
+        .order_by(WorkingHour.id)
+    )
+    if by_location:
+        query = query.where(WorkingHour.location_id.in_(bindparam("location_ids", expanding=True)))
+    if by_provider:
+        query = query.where(WorkingHour.provider_id.in_(bindparam("provider_ids", expanding=True)))
+    return query
+
+
 async def active_hours(
     session: AsyncSession,
     *,
@@ -303,25 +367,15 @@ async def active_hours(
 ) -> list[HoursRow]:
     """Active working hours at the locations (or anywhere) of the providers listed (or of all),
     in id order, each with its appointment type ids: one query."""
-    query = (
-        select(WorkingHour, WorkingHourAppointmentType.appointment_type_id)
-        .outerjoin(
-            WorkingHourAppointmentType,
-            WorkingHourAppointmentType.working_hour_id == WorkingHour.id,
-        )
-        .where(
-            WorkingHour.institution_id == institution_id,
-            WorkingHour.active.is_(True),
-        )
-        .order_by(WorkingHour.id)
-    )
+    params: dict[str, Any] = {"institution_id": institution_id}
     if location_ids is not None:
-        query = query.where(WorkingHour.location_id.in_(location_ids))
+        params["location_ids"] = list(location_ids)
     if provider_ids is not None:
-        query = query.where(WorkingHour.provider_id.in_(provider_ids))
+        params["provider_ids"] = list(provider_ids)
+    query = _active_hours_query(location_ids is not None, provider_ids is not None)
     hours: dict[int, WorkingHour] = {}
     types: dict[int, set[int]] = defaultdict(set)
-    for hour, type_id in (await session.execute(query)).tuples():
+    for hour, type_id in (await session.execute(query, params)).tuples():
         hours[hour.id] = hour
         if type_id is not None:
             types[hour.id].add(type_id)
@@ -388,6 +442,14 @@ async def delete_closure(
     return True
 
 
+_CLOSURES_BETWEEN = select(LocationClosure).where(
+    LocationClosure.institution_id == _INSTITUTION,
+    LocationClosure.location_id.in_(_IDS),
+    LocationClosure.start_date <= bindparam("last", type_=Date()),
+    LocationClosure.end_date >= bindparam("first", type_=Date()),
+)
+
+
 async def closures_between(
     session: AsyncSession,
     *,
@@ -397,13 +459,13 @@ async def closures_between(
     last: date,
 ) -> list[LocationClosure]:
     """Closures of the locations that cover any date from ``first`` to ``last``."""
-    query = select(LocationClosure).where(
-        LocationClosure.institution_id == institution_id,
-        LocationClosure.location_id.in_(location_ids),
-        LocationClosure.start_date <= last,
-        LocationClosure.end_date >= first,
-    )
-    return list((await session.execute(query)).scalars())
+    params = {
+        "institution_id": institution_id,
+        "ids": list(location_ids),
+        "first": first,
+        "last": last,
+    }
+    return list((await session.execute(_CLOSURES_BETWEEN, params)).scalars())
 
 
 async def zone_and_closures(
@@ -444,8 +506,36 @@ class BusyRow(NamedTuple):
     unavailable: bool
 
 
-def _utc_from_sqlite(text: str) -> datetime:
-    return datetime.fromisoformat(text + "+00:00")
+@lru_cache(maxsize=16)
+def _busy_query(by_provider: bool, by_operatory: bool, by_patient: bool, sqlite: bool) -> Any:
+    """The busy-time query for one combination of resources, built once per combination."""
+    on: list[ColumnElement[bool]] = []
+    if by_provider:
+        on.append(Appointment.provider_id.in_(bindparam("provider_ids", expanding=True)))
+    if by_operatory:
+        on.append(Appointment.operatory_id.in_(bindparam("operatory_ids", expanding=True)))
+    if by_patient:
+        on.append(Appointment.patient_id == bindparam("patient_id"))
+    # A search reads hundreds of rows: instants are read raw (SQLite keeps UTC text, PostgreSQL
+    # gives aware datetimes) rather than through UTCDateTime's per-value processing.
+    raw: TypeEngine[Any] = String() if sqlite else DateTime(timezone=True)
+    return select(
+        Appointment.provider_id,
+        Appointment.operatory_id,
+        Appointment.patient_id,
+        type_coerce(Appointment.start_at, raw),
+        type_coerce(Appointment.end_at, raw),
+        Appointment.provider_exclusive,
+        Appointment.unavailable,
+    ).where(
+        Appointment.institution_id == _INSTITUTION,
+        or_(on[0], *on[1:]),
+        Appointment.start_at >= bindparam("earliest_start", type_=UTCDateTime()),
+        Appointment.start_at < bindparam("end", type_=UTCDateTime()),
+        Appointment.end_at > bindparam("start", type_=UTCDateTime()),
+        Appointment.cancelled.is_(False),
+        Appointment.deleted.is_(False),
+    )
 
 
 async def busy_between(
@@ -461,39 +551,33 @@ async def busy_between(
     """Active appointments and blocks overlapping ``[start, end)`` on any of the providers,
     operatories or the patient: one query, each branch an index range on
     ``(institution_id, <resource>, start_at)``."""
-    on: list[ColumnElement[bool]] = []
-    if provider_ids:
-        on.append(Appointment.provider_id.in_(provider_ids))
-    if operatory_ids:
-        on.append(Appointment.operatory_id.in_(operatory_ids))
-    if patient_id is not None:
-        on.append(Appointment.patient_id == patient_id)
-    if not on:
+    if not provider_ids and not operatory_ids and patient_id is None:
         return []
-    # A search reads hundreds of rows: instants are read raw (SQLite keeps UTC text, PostgreSQL
-    # gives aware datetimes) rather than through UTCDateTime's per-value processing.
     sqlite = session.get_bind().dialect.name == "sqlite"
-    raw: TypeEngine[Any] = String() if sqlite else DateTime(timezone=True)
-    query = select(
-        Appointment.provider_id,
-        Appointment.operatory_id,
-        Appointment.patient_id,
-        type_coerce(Appointment.start_at, raw),
-        type_coerce(Appointment.end_at, raw),
-        Appointment.provider_exclusive,
-        Appointment.unavailable,
-    ).where(
-        Appointment.institution_id == institution_id,
-        or_(on[0], *on[1:]),
-        Appointment.start_at >= start - MAX_APPOINTMENT,
-        Appointment.start_at < end,
-        Appointment.end_at > start,
-        Appointment.cancelled.is_(False),
-        Appointment.deleted.is_(False),
-    )
-    rows = (await session.execute(query)).tuples().all()
+    query = _busy_query(bool(provider_ids), bool(operatory_ids), patient_id is not None, sqlite)
+    params: dict[str, Any] = {
+        "institution_id": institution_id,
+        "earliest_start": start - MAX_APPOINTMENT,
+        "end": end,
+        "start": start,
+    }
+    if provider_ids:
+        params["provider_ids"] = list(provider_ids)
+    if operatory_ids:
+        params["operatory_ids"] = list(operatory_ids)
+    if patient_id is not None:
+        params["patient_id"] = patient_id
+    rows = (await session.execute(query, params)).tuples().all()
     if sqlite:
-        parse = _utc_from_sqlite
+        # Appointments sit on a grid, so the same instant comes back many times: parse each once.
+        seen: dict[str, datetime] = {}
+
+        def parse(text: str) -> datetime:
+            value = seen.get(text)
+            if value is None:
+                value = seen[text] = datetime.fromisoformat(text + "+00:00")
+            return value
+
         return [
             BusyRow(pid, oid, pat, parse(start_at), parse(end_at), exclusive, blocked)
             for pid, oid, pat, start_at, end_at, exclusive, blocked in rows
