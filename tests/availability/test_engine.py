@@ -25,7 +25,15 @@ from carebook.core.availability.rules import (
     expand,
     parse_hhmm,
 )
-from carebook.core.availability.slots import Resource, Slot, find_slots, first_start
+from carebook.core.availability.slots import (
+    Fits,
+    Resource,
+    Slot,
+    find_slots,
+    first_start,
+    fits_of,
+    fitting_starts,
+)
 from carebook.core.time import zone
 
 BASE = datetime(2026, 3, 2, tzinfo=UTC)
@@ -426,3 +434,70 @@ def test_memo_shares_open_time_between_providers() -> None:
     )
     assert first == [Slot(m(30), m(45), 1), Slot(m(45), m(60), 1)]
     assert again == [Slot(m(45), m(60), 1)]
+
+
+def test_fitting_starts_are_half_open_ranges_of_starts() -> None:
+    length = timedelta(minutes=15)
+    # [0, 60) holds starts 0 … 45: [0, 45 min + 1 µs); [70, 80) is too short for any.
+    assert fitting_starts(ivs((0, 60), (70, 80)), length) == [
+        (m(0), m(45) + timedelta(microseconds=1))
+    ]
+    assert fitting_starts(ivs((0, 15)), length) == [(m(0), m(0) + timedelta(microseconds=1))]
+
+
+def test_fits_names_the_first_resource_that_fits() -> None:
+    length = timedelta(minutes=15)
+    found = fits_of([ivs((30, 60)), ivs((0, 60))], ivs((0, 60)), length)
+    tick = timedelta(microseconds=1)
+    assert found.starts == [[(m(30), m(45) + tick)], [(m(0), m(45) + tick)]]
+    assert found.first == [(m(0), m(30), 1), (m(30), m(45) + tick, 0)]
+
+
+def test_fits_are_shared_between_providers_and_lengths_kept_apart() -> None:
+    fits: dict[tuple[object, ...], Fits] = {}
+    memo: dict[tuple[object, ...], list[Interval]] = {}
+    resources = [Resource(1, ivs((0, 60)), ivs((0, 30))), Resource(2, ivs((0, 60)), [])]
+    step = timedelta(minutes=15)
+
+    def run(blocked: list[Interval], length: timedelta = step) -> list[Slot]:
+        return find_slots(
+            resources,
+            blocked=blocked,
+            length=length,
+            interval=step,
+            not_before=m(0),
+            memo=memo,
+            fits=fits,
+        )
+
+    first = run([])
+    assert list(fits) == [(step, (1, *ivs((0, 60))), (2, *ivs((0, 60))))]
+    shared = fits[(step, (1, *ivs((0, 60))), (2, *ivs((0, 60))))]
+    # A second provider with its own busy time reuses what the operatories offer.
+    second = run(ivs((15, 30)))
+    assert fits == {(step, (1, *ivs((0, 60))), (2, *ivs((0, 60)))): shared}
+    assert first == [
+        Slot(m(0), m(15), 2),
+        Slot(m(15), m(30), 2),
+        Slot(m(30), m(45), 1),
+        Slot(m(45), m(60), 1),
+    ]
+    assert second == [Slot(m(0), m(15), 2), Slot(m(30), m(45), 1), Slot(m(45), m(60), 1)]
+    # Another length is another entry, and the same answer as without any cache.
+    half = timedelta(minutes=30)
+    assert run([], half) == find_slots(
+        resources, blocked=[], length=half, interval=step, not_before=m(0)
+    )
+    assert len(fits) == 2
+
+
+def test_slots_skip_ahead_to_the_next_start_that_fits() -> None:
+    step = timedelta(minutes=15)
+    # The operatory is busy 0-50: the grid from 0 resumes at 60, the first start past 50.
+    resources = [Resource(7, ivs((0, 120)), ivs((0, 50)))]
+    got = find_slots(resources, blocked=[], length=step, interval=step, not_before=m(0))
+    assert [s.start for s in got] == [m(60), m(75), m(90), m(105)]
+    # Nothing fits after the last free range: the search ends there.
+    busy_late = [Resource(7, ivs((0, 120)), ivs((30, 120)))]
+    got = find_slots(busy_late, blocked=[], length=step, interval=step, not_before=m(0))
+    assert got == [Slot(m(0), m(15), 7), Slot(m(15), m(30), 7)]

@@ -8,6 +8,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection
+from sqlalchemy.engine import make_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -29,5 +30,8 @@ def upgrade_connection(connection: Connection, revision: str = "head") -> None:
 
 async def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database at ``url`` (an async SQLAlchemy URL) to ``revision``."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     # alembic drives its own event loop in env.py, so run it off this one.
     await asyncio.to_thread(command.upgrade, alembic_config(url), revision)
