@@ -107,3 +107,23 @@ async def test_unknown_route_is_404_envelope(api: Api) -> None:
     response = await api.client.get("/nope")
     assert response.status_code == 404
     assert response.json()["code"] is False
+
+
+def test_token_cache_checks_expiry_on_every_use() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from carebook.core.auth import Principal, TokenCache, issue_token
+    from carebook.core.errors import Unauthorized
+
+    secret = "s" * 40
+    issued = datetime(2030, 1, 1, tzinfo=UTC)
+    principal = Principal(key_id=7, is_admin=False, institutions=(("acme", 1),))
+    token = issue_token(principal, secret=secret, now=issued, ttl=timedelta(hours=1))
+    cache = TokenCache(secret=secret, max_entries=2)
+    within = issued.timestamp() + 10
+    assert cache.principal(token, now=within) == principal
+    assert cache.principal(token, now=within) == principal  # served from the cache
+    with pytest.raises(Unauthorized):
+        cache.principal(token, now=issued.timestamp() + 3601)
+    with pytest.raises(Unauthorized):
+        cache.principal(token[:-2] + "xx", now=within)

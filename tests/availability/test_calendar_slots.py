@@ -160,3 +160,13 @@ async def test_calendar_errors(api: Api) -> None:
     anonymous = await api.client.get(PATH, params=params)
     assert anonymous.status_code == 401
     assert set(anonymous.json()) == {"Message"}
+
+
+async def test_openapi_documents_the_slot_search_errors(api: Api) -> None:
+    response = await api.client.get("/openapi.json")
+    responses = response.json()["paths"][PATH]["get"]["responses"]
+    assert set(responses) == {"200", "400", "401", "403", "404"}
+    for status in ("400", "401", "403", "404"):
+        schema = responses[status]["content"]["application/json"]["schema"]
+        assert schema["required"] == ["Message"], status
+        assert set(schema["properties"]) == {"Message", "ModelState"}, status

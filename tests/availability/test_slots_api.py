@@ -710,3 +710,28 @@ async def test_booking_on_a_closed_day_is_refused(api: Api) -> None:
         iso_z(at(monday, "00:30", NY)),
     )
     assert response.status_code == 409
+
+
+@pytest.mark.parametrize("path", ["/available_slots", "/appointment_slots"])
+@pytest.mark.parametrize("name", ["lids[]", "lids", "pids[]", "pids", "operatory_ids[]"])
+async def test_ids_beyond_64_bits_are_a_400_not_a_database_error(
+    api: Api, path: str, name: str
+) -> None:
+    clinic = await api.clinic()
+    params: dict[str, Any] = {
+        "subdomain": clinic.subdomain,
+        "start_date": next_weekday(0).isoformat(),
+        "days": 1,
+        "lids[]": clinic.location_id,
+        "pids[]": clinic.provider_ids[0],
+        name: 2**63,
+    }
+    response = await api.client.get(path, params=params, headers=clinic.auth)
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "code": False,
+        "description": "the request is invalid",
+        "error": [f"{name}.0: input should be less than or equal to 9223372036854775807"],
+        "data": None,
+        "count": None,
+    }

@@ -73,3 +73,17 @@ async def test_openapi_describes_every_clinic_route_with_its_errors(api: Api) ->
     assert location["created_at"]["type"] == "string"
     assert location["created_at"]["format"] == "date-time"
     assert schemas["PatientBioIn"]["properties"]["date_of_birth"]["format"] == "date"
+
+
+async def test_openapi_documents_no_422(api: Api) -> None:
+    """Validation errors are answered as 400, which every route declares; FastAPI's default
+    "422 Validation Error" entries (and their schemas) must not appear."""
+    response = await api.client.get("/openapi.json")
+    assert response.status_code == 200
+    assert "422" not in response.text
+    spec = response.json()
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    assert "ValidationError" not in spec["components"]["schemas"]
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            assert "400" in operation["responses"], (method, path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -68,18 +69,56 @@ def issue_token(principal: Principal, *, secret: str, now: datetime, ttl: timede
     return jwt.encode(claims, secret, algorithm=TOKEN_ALGORITHM)
 
 
-def read_token(token: str, *, secret: str) -> Principal:
+def read_token(token: str, *, secret: str, now: float | None = None) -> Principal:
+    """The principal a token names; raises ``Unauthorized`` if it is forged or expired."""
+    return _verify(token, secret=secret, now=time.time() if now is None else now)[0]
+
+
+def _verify(token: str, *, secret: str, now: float) -> tuple[Principal, int]:
     try:
+        # Expiry is checked below against the caller's clock, so cache and check agree.
         claims = jwt.decode(
-            token, secret, algorithms=[TOKEN_ALGORITHM], options={"require": ["exp", "sub"]}
+            token,
+            secret,
+            algorithms=[TOKEN_ALGORITHM],
+            options={"require": ["exp", "sub"], "verify_exp": False, "verify_iat": False},
         )
-    except jwt.ExpiredSignatureError as error:
-        raise Unauthorized("the bearer token has expired; authenticate again") from error
-    except jwt.PyJWTError as error:
+        expires = int(claims["exp"])
+        sub = claims["sub"]
+        principal = Principal(
+            key_id=None if sub == "admin" else int(sub),
+            is_admin=bool(claims.get("adm", False)),
+            institutions=tuple(sorted((str(k), int(v)) for k, v in claims.get("ins", {}).items())),
+        )
+    except (jwt.PyJWTError, ValueError, TypeError, AttributeError) as error:
         raise Unauthorized("the bearer token is not valid") from error
-    sub = claims["sub"]
-    return Principal(
-        key_id=None if sub == "admin" else int(sub),
-        is_admin=bool(claims.get("adm", False)),
-        institutions=tuple(sorted((str(k), int(v)) for k, v in claims.get("ins", {}).items())),
-    )
+    if now >= expires:
+        raise Unauthorized("the bearer token has expired; authenticate again")
+    return principal, expires
+
+
+class TokenCache:
+    """Tokens this process has already verified, until they expire.
+
+    A client sends the same token for an hour; verifying its signature and decoding its claims
+    once instead of on every request is measurable on the booking hot path. The expiry is still
+    checked on every use, and the cache is bounded (oldest entries go first).
+    """
+
+    def __init__(self, *, secret: str, max_entries: int = 10_000) -> None:
+        self._secret = secret
+        self._max_entries = max_entries
+        self._verified: dict[str, tuple[Principal, int]] = {}
+
+    def principal(self, token: str, *, now: float) -> Principal:
+        found = self._verified.get(token)
+        if found is not None:
+            principal, expires = found
+            if now < expires:
+                return principal
+            del self._verified[token]
+        principal, expires = _verify(token, secret=self._secret, now=now)
+        if len(self._verified) >= self._max_entries:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[token] = (principal, expires)
+        return principal

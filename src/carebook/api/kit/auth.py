@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from carebook.api.kit.state import get_app_state
-from carebook.core.auth import Principal, read_token
+from carebook.core.auth import Principal
 from carebook.core.errors import Unauthorized
 
 
@@ -25,7 +26,7 @@ def bearer_token(request: Request) -> str:
 
 async def current_principal(request: Request) -> Principal:
     # ``async``: FastAPI runs plain ``def`` dependencies on a thread pool, a thread hop per call.
-    return read_token(bearer_token(request), secret=get_app_state(request).secret)
+    return get_app_state(request).tokens.principal(bearer_token(request), now=time.time())
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

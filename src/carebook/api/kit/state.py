@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from carebook.config import Settings
+from carebook.core.auth import TokenCache
 from carebook.db.database import Database
 
 
@@ -16,6 +17,10 @@ class AppState:
     settings: Settings
     db: Database
     secret: str
+    tokens: TokenCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tokens = TokenCache(secret=self.secret)
 
 
 def get_app_state(request: Request) -> AppState:
