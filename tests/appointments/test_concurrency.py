@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from carebook.config import Settings
@@ -73,11 +73,14 @@ async def test_database_refuses_overlap_even_without_the_probe(
     assert settings.async_database_url.startswith("postgresql")
     clinic = await api.clinic(patients=8)
 
-    async def no_probe(*_args: Any, **_kwargs: Any) -> list[Any]:
+    async def insert_without_probe(session: Any, values: dict[str, Any], **_: Any) -> int:
         await asyncio.sleep(0.01)  # widen the race window
-        return []
+        table = Appointment.__table__
+        result = await session.execute(insert(table).values(values).returning(table.c.id))
+        new_id: int = result.scalar_one()
+        return new_id
 
-    monkeypatch.setattr(appointments_repo, "overlapping", no_probe)
+    monkeypatch.setattr(appointments_repo, "insert_if_free", insert_without_probe)
     start = future(days=31)
     url = f"/appointments?subdomain={clinic.subdomain}&location_id={clinic.location_id}"
     responses = await asyncio.gather(

@@ -371,19 +371,23 @@ async def _book_in(session: AsyncSession, request: BookingRequest) -> Appointmen
         "created_at": now,
         "updated_at": now,
     }
-    rows = await repo.overlapping(
-        session,
-        institution_id=request.institution_id,
-        start=start,
-        end=end,
-        operatory_id=values["operatory_id"],
-        patient_id=values["patient_id"],
-        provider_id=values["provider_id"],
-        provider_rule=repo.provider_mode(
-            unavailable=request.unavailable, provider_exclusive=values["provider_exclusive"]
-        ),
+    provider_rule = repo.provider_mode(
+        unavailable=request.unavailable, provider_exclusive=values["provider_exclusive"]
     )
-    if rows:
+    # One statement probes and inserts; only when it finds something in the way does the probe
+    # run on its own, to name the clash.
+    appointment_id = await repo.insert_if_free(session, values, provider_rule=provider_rule)
+    if appointment_id is None:
+        rows = await repo.overlapping(
+            session,
+            institution_id=request.institution_id,
+            start=start,
+            end=end,
+            operatory_id=values["operatory_id"],
+            patient_id=values["patient_id"],
+            provider_id=values["provider_id"],
+            provider_rule=provider_rule,
+        )
         raise SlotTaken(_clashes(rows, values))
 
     notification = None
@@ -397,8 +401,12 @@ async def _book_in(session: AsyncSession, request: BookingRequest) -> Appointmen
                 "location": location.name,
             },
         )
-    appointment = await repo.add_appointment(
-        session, values, descriptor_ids=request.descriptor_ids, notification=notification
+    appointment = await repo.add_appointment_details(
+        session,
+        appointment_id,
+        values,
+        descriptor_ids=request.descriptor_ids,
+        notification=notification,
     )
     if calendar.reason_ids:
         await repo.add_reasons(

@@ -49,7 +49,6 @@ MAX_APPOINTMENT_LENGTH = timedelta(hours=24)
 # Statements on the booking hot path are built once, with bind parameters, so each request only
 # binds values (no per-request SQL construction or cache-key generation).
 _APPOINTMENTS = cast(Table, Appointment.__table__)
-_INSERT_APPOINTMENT = insert(_APPOINTMENTS).returning(_APPOINTMENTS.c.id)
 
 
 @dataclass
@@ -258,6 +257,67 @@ def _overlap_query(operatory: bool, patient: bool, provider: str | None, exclude
     return query
 
 
+@lru_cache(maxsize=32)
+def _guarded_insert(operatory: bool, patient: bool, provider: str | None) -> Any:
+    """``INSERT … SELECT <values> WHERE NOT EXISTS (<overlap>) RETURNING id``, built once per
+    combination of resources: the overlap probe and the insert in one statement.
+
+    The probe's parameters are the new row's own (``operatory_id``, ``start_at``…), plus
+    ``earliest_start`` for the bounded index range.
+    """
+    columns = [column for column in _APPOINTMENTS.c if column.key != "id"]
+    existing = Appointment.__table__.alias("existing")
+    matches = []
+    if operatory:
+        matches.append(existing.c.operatory_id == bindparam("operatory_id"))
+    if patient:
+        matches.append(existing.c.patient_id == bindparam("patient_id"))
+    same_provider = existing.c.provider_id == bindparam("provider_id")
+    if provider == PROVIDER_EXCLUSIVE:
+        matches.append(and_(same_provider, existing.c.provider_exclusive))
+    elif provider == PROVIDER_BLOCKS:
+        matches.append(and_(same_provider, existing.c.unavailable))
+    elif provider == PROVIDER_ALL:
+        matches.append(same_provider)
+    clash = (
+        select(literal(True))
+        .select_from(existing)
+        .where(
+            existing.c.institution_id == bindparam("institution_id"),
+            existing.c.cancelled == false(),
+            existing.c.deleted == false(),
+            existing.c.start_at > bindparam("earliest_start", type_=UTCDateTime()),
+            existing.c.start_at < bindparam("end_at", type_=UTCDateTime()),
+            existing.c.end_at > bindparam("start_at", type_=UTCDateTime()),
+            or_(*matches),
+        )
+        .exists()
+    )
+    values = select(*[bindparam(column.key, type_=column.type) for column in columns])
+    if matches:
+        values = values.where(~clash)
+    return (
+        insert(_APPOINTMENTS)
+        .from_select([column.key for column in columns], values)
+        .returning(_APPOINTMENTS.c.id)
+    )
+
+
+async def insert_if_free(
+    session: AsyncSession, values: dict[str, Any], *, provider_rule: str
+) -> int | None:
+    """Insert the appointment unless an active row overlaps it on one of its resources (the
+    same rule as :func:`overlapping`); returns the new id, or None when something is in the way.
+    """
+    rule = provider_rule if values["provider_id"] is not None else None
+    query = _guarded_insert(
+        values["operatory_id"] is not None, values["patient_id"] is not None, rule
+    )
+    params = {**values, "earliest_start": values["start_at"] - MAX_APPOINTMENT_LENGTH}
+    new_id: int | None = (await session.execute(query, params)).scalar_one_or_none()
+    return new_id
+
+
 def provider_mode(*, unavailable: bool, provider_exclusive: bool) -> str:
     if unavailable:
         return PROVIDER_ALL
@@ -315,18 +375,16 @@ async def descriptors_by_ids(
     return list((await session.execute(query)).scalars())
 
 
-async def add_appointment(
+async def add_appointment_details(
     session: AsyncSession,
+    appointment_id: int,
     values: dict[str, Any],
     *,
     descriptor_ids: Sequence[int] = (),
     notification: PatientNotification | None = None,
 ) -> Appointment:
-    """Insert one appointment from a complete column -> value mapping; returns it (transient).
-
-    A Core INSERT rather than an ORM flush: this is the booking hot path.
-    """
-    appointment_id = (await session.execute(_INSERT_APPOINTMENT, values)).scalar_one()
+    """What goes with a just-inserted appointment (descriptor links, a notification); returns
+    the appointment as a transient object for rendering."""
     appointment = Appointment(id=appointment_id, **values)
     if descriptor_ids:
         await session.execute(
