@@ -2,7 +2,7 @@
 
     python bench/booking.py                                  # SQLite, 1 process, NexHealth API
     python bench/booking.py --database postgres --workers 2  # PostgreSQL, 2 worker processes
-    python bench/booking.py --api calendar                   # POST /api/Calendar/PatientAppointmentPost
+    python bench/booking.py --api calendar                   # the Calendar API endpoint
 
 It creates a scratch database (a temporary SQLite file, or database ``carebook_bench`` on the
 local PostgreSQL), seeds one institution with enough providers and patients that the clients
@@ -33,12 +33,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.loadgen import build_request, run  # noqa: E402
-from carebook.config import async_database_url  # noqa: E402
-from carebook.core.tenancy import create_api_key  # noqa: E402
-from carebook.db.database import Database  # noqa: E402
-from carebook.db.migrate import upgrade  # noqa: E402
-from carebook.db.tables import (  # noqa: E402
+from bench.loadgen import build_request, run
+from carebook.config import async_database_url
+from carebook.core.tenancy import create_api_key
+from carebook.db.database import Database
+from carebook.db.migrate import upgrade
+from carebook.db.tables import (
     AppointmentType,
     AppointmentTypeMode,
     Institution,

@@ -11,11 +11,11 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from carebook.config import Settings
@@ -75,7 +75,7 @@ async def test_database_refuses_overlap_even_without_the_probe(
 
     async def insert_without_probe(session: Any, values: dict[str, Any], **_: Any) -> int:
         await asyncio.sleep(0.01)  # widen the race window
-        table = Appointment.__table__
+        table = cast(Table, Appointment.__table__)
         result = await session.execute(insert(table).values(values).returning(table.c.id))
         new_id: int = result.scalar_one()
         return new_id

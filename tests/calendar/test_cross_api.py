@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, insert, select
 
 from carebook.config import Settings
 from carebook.db.repositories import appointments as appointments_repo
@@ -205,17 +205,21 @@ async def test_the_database_decides_races_between_the_apis(
     assert settings.async_database_url.startswith("postgresql")
     tele = await telehealth_clinic(api)
 
-    async def no_probe(*_args: Any, **_kwargs: Any) -> list[Any]:
-        await asyncio.sleep(0.01)
-        return []
+    async def insert_without_probe(session: Any, values: dict[str, Any], **_: Any) -> int:
+        await asyncio.sleep(0.01)  # widen the race window
+        table = cast(Table, Appointment.__table__)
+        result = await session.execute(insert(table).values(values).returning(table.c.id))
+        new_id: int = result.scalar_one()
+        return new_id
 
-    monkeypatch.setattr(appointments_repo, "overlapping", no_probe)
+    monkeypatch.setattr(appointments_repo, "insert_if_free", insert_without_probe)
     results = await _race(api, tele, 22)
     statuses = Counter(r.status_code for _, r in results)
     assert statuses in ({200: 1, 409: 5}, {201: 1, 409: 5}), [r.text for _, r in results]
     for calendar, response in results:
         if response.status_code == 409 and calendar:
-            assert response.json()["Message"].endswith(
-                "is not available: it overlaps the provider's appointment."
+            assert (
+                "is not available: it overlaps the provider's appointment"
+                in (response.json()["Message"])
             )
     assert await active_count(api, tele.clinic.institution_id) == 1
