@@ -28,8 +28,8 @@ run: $(STAMP_RUN)
 	$(BIN)/carebook serve --host 127.0.0.1 --port 8000
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff format --check src tests bench scripts
-	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
 
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy
