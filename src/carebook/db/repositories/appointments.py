@@ -279,7 +279,10 @@ def _guarded_insert(operatory: bool, patient: bool, provider: str | None) -> Any
         matches.append(and_(same_provider, existing.c.unavailable))
     elif provider == PROVIDER_ALL:
         matches.append(same_provider)
-    clash = (
+    # One NOT EXISTS per resource rather than one over an OR of them: each then reads its own
+    # (institution, resource, start) index range, whatever the planner's statistics say (with
+    # an OR, PostgreSQL may scan the institution's every row).
+    clashes = [
         select(literal(True))
         .select_from(existing)
         .where(
@@ -289,13 +292,14 @@ def _guarded_insert(operatory: bool, patient: bool, provider: str | None) -> Any
             existing.c.start_at > bindparam("earliest_start", type_=UTCDateTime()),
             existing.c.start_at < bindparam("end_at", type_=UTCDateTime()),
             existing.c.end_at > bindparam("start_at", type_=UTCDateTime()),
-            or_(*matches),
+            match,
         )
         .exists()
-    )
+        for match in matches
+    ]
     values = select(*[bindparam(column.key, type_=column.type) for column in columns])
-    if matches:
-        values = values.where(~clash)
+    if clashes:
+        values = values.where(*[~clash for clash in clashes])
     return (
         insert(_APPOINTMENTS)
         .from_select([column.key for column in columns], values)
