@@ -8,9 +8,10 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import false, func, or_, select
+from sqlalchemy import BindParameter, bindparam, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carebook.db.base import Base
@@ -30,19 +31,41 @@ from carebook.db.tables import (
 RowT = TypeVar("RowT", bound=Base)
 
 
+# The look-ups on the Calendar booking path are built once (bind parameters only), so a request
+# neither builds SQL expressions nor generates cache keys.
+
+
+@lru_cache(maxsize=1)
+def _institution_by_guid() -> Any:
+    return select(Institution).where(Institution.guid == bindparam("guid"))
+
+
 async def institution_by_guid(session: AsyncSession, guid: uuid.UUID) -> Institution | None:
     """The tenant root itself (callers check that the caller may reach it)."""
-    query = select(Institution).where(Institution.guid == guid)
-    return (await session.execute(query)).scalar_one_or_none()
+    found: Institution | None = (
+        await session.execute(_institution_by_guid(), {"guid": guid})
+    ).scalar_one_or_none()
+    return found
+
+
+@lru_cache(maxsize=64)
+def _by_column(model: Any, column: str, expanding: bool) -> Any:
+    return select(model).where(
+        model.institution_id == bindparam("institution_id"),
+        getattr(model, column) == bindparam("value")
+        if not expanding
+        else getattr(model, column).in_(bindparam("value", expanding=True)),
+    )
 
 
 async def by_guid(
     session: AsyncSession, model: type[RowT], *, institution_id: int, guid: uuid.UUID
 ) -> RowT | None:
     """One row of ``model`` (a tenant table with a ``guid``) in the institution."""
-    columns: Any = model
-    query = select(model).where(columns.institution_id == institution_id, columns.guid == guid)
-    return (await session.execute(query)).scalar_one_or_none()
+    query = _by_column(model, "guid", False)
+    params = {"institution_id": institution_id, "value": guid}
+    found: RowT | None = (await session.execute(query, params)).scalar_one_or_none()
+    return found
 
 
 async def by_guids(
@@ -54,19 +77,18 @@ async def by_guids(
 ) -> list[RowT]:
     if not guids:
         return []
-    columns: Any = model
-    query = select(model).where(
-        columns.institution_id == institution_id, columns.guid.in_(list(guids))
-    )
-    return list((await session.execute(query)).scalars())
+    query = _by_column(model, "guid", True)
+    params = {"institution_id": institution_id, "value": list(guids)}
+    return list((await session.execute(query, params)).scalars())
 
 
 async def by_id(
     session: AsyncSession, model: type[RowT], *, institution_id: int, row_id: int
 ) -> RowT | None:
-    columns: Any = model
-    query = select(model).where(columns.institution_id == institution_id, columns.id == row_id)
-    return (await session.execute(query)).scalar_one_or_none()
+    query = _by_column(model, "id", False)
+    params = {"institution_id": institution_id, "value": row_id}
+    found: RowT | None = (await session.execute(query, params)).scalar_one_or_none()
+    return found
 
 
 @dataclass(frozen=True)
@@ -75,53 +97,69 @@ class UserAndPatients:
     self_patient: Patient | None
 
 
-async def portal_user_with_self(
-    session: AsyncSession, *, institution_id: int, guid: uuid.UUID
-) -> UserAndPatients | None:
-    query = (
+@lru_cache(maxsize=1)
+def _portal_user_with_self() -> Any:
+    institution_id: BindParameter[int] = bindparam("institution_id")
+    return (
         select(PortalUser, Patient)
         .outerjoin(
             Patient,
             (Patient.institution_id == institution_id) & (Patient.id == PortalUser.self_patient_id),
         )
-        .where(PortalUser.institution_id == institution_id, PortalUser.guid == guid)
+        .where(PortalUser.institution_id == institution_id, PortalUser.guid == bindparam("guid"))
     )
-    row = (await session.execute(query)).first()
+
+
+async def portal_user_with_self(
+    session: AsyncSession, *, institution_id: int, guid: uuid.UUID
+) -> UserAndPatients | None:
+    params = {"institution_id": institution_id, "guid": guid}
+    row = (await session.execute(_portal_user_with_self(), params)).first()
     if row is None:
         return None
     return UserAndPatients(row[0], row[1])
+
+
+@lru_cache(maxsize=1)
+def _provider_locations() -> Any:
+    return (
+        select(Location)
+        .join(ProviderLocation, ProviderLocation.location_id == Location.id)
+        .where(
+            Location.institution_id == bindparam("institution_id"),
+            ProviderLocation.provider_id == bindparam("provider_id"),
+            Location.inactive == false(),
+        )
+        .order_by(Location.id)
+    )
 
 
 async def provider_locations(
     session: AsyncSession, *, institution_id: int, provider_id: int
 ) -> list[Location]:
     """The active locations the provider works at, oldest first."""
-    query = (
-        select(Location)
-        .join(ProviderLocation, ProviderLocation.location_id == Location.id)
+    params = {"institution_id": institution_id, "provider_id": provider_id}
+    return list((await session.execute(_provider_locations(), params)).scalars())
+
+
+@lru_cache(maxsize=1)
+def _active_operatories() -> Any:
+    return (
+        select(Operatory)
         .where(
-            Location.institution_id == institution_id,
-            ProviderLocation.provider_id == provider_id,
-            Location.inactive == false(),
+            Operatory.institution_id == bindparam("institution_id"),
+            Operatory.location_id == bindparam("location_id"),
+            Operatory.active,
         )
-        .order_by(Location.id)
+        .order_by(Operatory.id)
     )
-    return list((await session.execute(query)).scalars())
 
 
 async def active_operatories(
     session: AsyncSession, *, institution_id: int, location_id: int
 ) -> list[Operatory]:
-    query = (
-        select(Operatory)
-        .where(
-            Operatory.institution_id == institution_id,
-            Operatory.location_id == location_id,
-            Operatory.active,
-        )
-        .order_by(Operatory.id)
-    )
-    return list((await session.execute(query)).scalars())
+    params = {"institution_id": institution_id, "location_id": location_id}
+    return list((await session.execute(_active_operatories(), params)).scalars())
 
 
 async def appointment_guids(
