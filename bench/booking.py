@@ -24,6 +24,7 @@ import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from datetime import time as wall_time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.loadgen import build_request, run
 from carebook.config import async_database_url
 from carebook.core.tenancy import create_api_key
+from carebook.core.time import local_datetime, zone
 from carebook.db.database import Database
 from carebook.db.migrate import upgrade
 from carebook.db.tables import (
@@ -47,10 +49,16 @@ from carebook.db.tables import (
     PortalUser,
     Provider,
     ProviderLocation,
+    WorkingHour,
 )
 
 RESOURCES = 64  # providers (and patients); > clients, so in-flight requests never contend
 SLOT_MINUTES = 15
+# Every provider works 08:00-18:00 (New York) every day, as a real clinic would have working
+# hours set: each booking is checked against them, and lands inside them.
+OPEN, CLOSE = wall_time(8, 0), wall_time(18, 0)
+SLOTS_PER_DAY = (CLOSE.hour - OPEN.hour) * 60 // SLOT_MINUTES
+ALL_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
 def free_port() -> int:
@@ -114,6 +122,17 @@ async def seed(url: str) -> dict[str, Any]:
             ProviderLocation(institution_id=iid, provider_id=p.id, location_id=location.id)
             for p in providers
         )
+        session.add_all(
+            WorkingHour(
+                institution_id=iid,
+                location_id=location.id,
+                provider_id=p.id,
+                begin_time=OPEN.strftime("%H:%M"),
+                end_time=CLOSE.strftime("%H:%M"),
+                days=ALL_DAYS,
+            )
+            for p in providers
+        )
         key = await create_api_key(session, subdomains=["bench"])
         seeded: dict[str, Any] = {
             "key": key,
@@ -138,11 +157,16 @@ def requests_for(
     api: str, base: str, token: str, data: dict[str, Any], count: int, offset: int
 ) -> list[bytes]:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=2)
+    tz = zone("America/New_York")
+    first_day = datetime.now(UTC).astimezone(tz).date() + timedelta(days=2)
     raw = []
     for k in range(offset, offset + count):
         resource = k % RESOURCES
-        start = day + timedelta(minutes=SLOT_MINUTES * (k // RESOURCES))
+        slot = k // RESOURCES
+        day = first_day + timedelta(days=slot // SLOTS_PER_DAY)
+        start = local_datetime(day, OPEN, tz) + timedelta(
+            minutes=SLOT_MINUTES * (slot % SLOTS_PER_DAY)
+        )
         provider_id, provider_guid = data["providers"][resource]
         patient_id, patient_guid = data["patients"][resource]
         use = api if api != "both" else ("nexhealth" if k % 2 == 0 else "calendar")
