@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from carebook.config import Settings
+from carebook.core.errors import DomainError
 
 
 def _migrate(settings: Settings) -> None:
@@ -78,6 +79,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     settings = Settings()
+    try:
+        _run(args, settings)
+    except DomainError as error:
+        print(f"carebook: {error.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> None:
     if args.command == "serve":
         _serve(settings, args.host, args.port, args.workers)
     elif args.command == "migrate":
@@ -86,4 +96,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         _demo(settings, args.host, args.port)
     elif args.command == "keys":
         _keys_create(settings, args.subdomain, args.name)
-    return 0
