@@ -224,31 +224,21 @@ def _instant(value: datetime, tz_name: str, field: str) -> datetime:
     return instant
 
 
-async def _institution(
-    session: AsyncSession, principal: Principal, account_id: uuid.UUID
-) -> Institution:
-    institution = await repo.institution_by_guid(session, account_id)
-    if institution is None or not principal.can_reach(institution.id):
+def _institution(
+    principal: Principal, account_id: uuid.UUID, found: repo.CalendarContext | None
+) -> repo.CalendarContext:
+    if found is None or not principal.can_reach(found.institution.id):
         if principal.is_admin:
             raise _not_found("account", account_id, "AccountId")
         raise Forbidden(f"Authorization has been denied for account {account_id}.")
-    return institution
+    return found
 
 
-async def _patients(
-    session: AsyncSession,
-    given: CalendarBooking,
-    *,
-    institution_id: int,
-    user: PortalUser,
-    self_patient: Patient | None,
+def _patients(
+    given: CalendarBooking, found: repo.CalendarContext, user: PortalUser
 ) -> tuple[Patient, Patient | None]:
     """The patient booked and, for a dependant, the guardian (the user's own patient)."""
-    wanted = [g for g in (given.patient_id, given.parent_id) if g is not None]
-    found = {
-        p.guid: p
-        for p in await repo.by_guids(session, Patient, institution_id=institution_id, guids=wanted)
-    }
+    self_patient = found.self_patient
     if given.patient_id is None:
         if self_patient is None:
             raise InvalidInput.one(
@@ -257,17 +247,16 @@ async def _patients(
             )
         patient = self_patient
     else:
-        found_patient = found.get(given.patient_id)
-        if found_patient is None:
+        if found.patient is None:
             raise _not_found("patient", given.patient_id, "PatientId")
-        patient = found_patient
+        patient = found.patient
     own = self_patient is not None and patient.id == self_patient.id
     dependant = self_patient is not None and patient.guarantor_id == self_patient.id
     if not (own or dependant or patient.portal_user_id == user.id):
         raise Forbidden(f"The user {user.guid} may not book for the patient {patient.guid}.")
     guardian = self_patient if dependant and not own else None
     if given.parent_id is not None:
-        parent = found.get(given.parent_id)
+        parent = found.parent
         if parent is None:
             raise _not_found("patient", given.parent_id, "ParentId")
         if guardian is None or parent.id != guardian.id:
@@ -280,25 +269,18 @@ async def _patients(
     return patient, guardian
 
 
-async def _visit(
-    session: AsyncSession, given: CalendarBooking, *, institution_id: int
+def _visit(
+    given: CalendarBooking, found: repo.CalendarContext
 ) -> tuple[AppointmentType, AppointmentTypeMode | None]:
     mode = None
     if given.encounter_type_mode_duration_id is not None:
-        mode = await repo.by_guid(
-            session,
-            AppointmentTypeMode,
-            institution_id=institution_id,
-            guid=given.encounter_type_mode_duration_id,
-        )
+        mode = found.mode
         if mode is None:
             raise _not_found(
                 "visit option", given.encounter_type_mode_duration_id, "EncounterTypeModeDurationId"
             )
     if given.encounter_type_id is not None:
-        appointment_type = await repo.by_guid(
-            session, AppointmentType, institution_id=institution_id, guid=given.encounter_type_id
-        )
+        appointment_type = found.type_by_guid
         if appointment_type is None or appointment_type.deleted:
             raise _not_found("encounter type", given.encounter_type_id, "EncounterTypeId")
         if mode is not None and mode.appointment_type_id != appointment_type.id:
@@ -308,9 +290,7 @@ async def _visit(
                 "EncounterTypeId.",
             )
     elif mode is not None:
-        by_mode = await repo.by_id(
-            session, AppointmentType, institution_id=institution_id, row_id=mode.appointment_type_id
-        )
+        by_mode = found.type_of_mode
         if by_mode is None or by_mode.deleted:
             # The visit option's type was deleted: the option is gone with it.
             raise _not_found("visit option", mode.guid, "EncounterTypeModeDurationId")
@@ -327,73 +307,70 @@ async def _visit(
 async def _resolve(
     session: AsyncSession, principal: Principal, given: CalendarBooking, now: datetime
 ) -> _Resolved:
-    institution = await _institution(session, principal, given.account_id)
-    iid = institution.id
-    found_user = await repo.portal_user_with_self(session, institution_id=iid, guid=given.user_id)
-    if found_user is None:
+    # One round trip for every GUID of the request, each looked up in the institution only;
+    # the checks below then raise in the same order as looking each up in turn would.
+    found = _institution(
+        principal,
+        given.account_id,
+        await repo.calendar_context(
+            session,
+            account_id=given.account_id,
+            user_id=given.user_id,
+            provider_id=given.provider_id,
+            patient_id=given.patient_id,
+            parent_id=given.parent_id,
+            mode_id=given.encounter_type_mode_duration_id,
+            type_id=given.encounter_type_id,
+            speciality_id=given.speciality_id,
+            service_id=given.service_id,
+            referred_id=given.referred_parent_id,
+            reason_ids=given.reason_ids,
+        ),
+    )
+    institution = found.institution
+    user = found.user
+    if user is None:
         raise _not_found("user", given.user_id, "UserId")
-    user = found_user.user
     if given.provider_id is None:
         raise InvalidInput.one(
             "ProviderId", "The ProviderId field is required: a booking needs a provider."
         )
-    provider = await repo.by_guid(session, Provider, institution_id=iid, guid=given.provider_id)
+    provider = found.provider
     if provider is None:
         raise _not_found("provider", given.provider_id, "ProviderId")
-    patient, guardian = await _patients(
-        session, given, institution_id=iid, user=user, self_patient=found_user.self_patient
-    )
-    appointment_type, mode = await _visit(session, given, institution_id=iid)
+    patient, guardian = _patients(given, found, user)
+    appointment_type, mode = _visit(given, found)
 
-    if appointment_type.parent_type == "Location" and appointment_type.parent_id is not None:
-        location = await repo.by_id(
-            session, Location, institution_id=iid, row_id=appointment_type.parent_id
-        )
-    else:
-        locations = await repo.provider_locations(
-            session, institution_id=iid, provider_id=provider.id
-        )
-        location = locations[0] if locations else None
+    # The type's location for a location-scoped type, else the provider's first active one.
+    location = found.location
     if location is None:
         raise InvalidInput.one("ProviderId", "The provider works at no active facility.")
     operatory_ids: list[int | None] = [None]
     if location.map_by_operatory:
-        operatories = await repo.active_operatories(
-            session, institution_id=iid, location_id=location.id
-        )
-        if not operatories:
+        if not found.operatories:
             raise InvalidInput.one(
                 "ProviderId", "The provider's facility has no active resource to book."
             )
-        operatory_ids = [o.id for o in operatories]
+        operatory_ids = [o.id for o in found.operatories]
 
     specialty = None
     if given.speciality_id is not None:
-        specialty = await repo.by_guid(
-            session, Specialty, institution_id=iid, guid=given.speciality_id
-        )
+        specialty = found.specialty_by_guid
         if specialty is None:
             raise _not_found("speciality", given.speciality_id, "SpecialityId")
     elif provider.specialty_id is not None:
-        specialty = await repo.by_id(
-            session, Specialty, institution_id=iid, row_id=provider.specialty_id
-        )
+        specialty = found.provider_specialty
     service = None
     if given.service_id is not None:
-        service = await repo.by_guid(session, Service, institution_id=iid, guid=given.service_id)
+        service = found.service
         if service is None:
             raise _not_found("service", given.service_id, "ServiceId")
     referred = None
     if given.referred_parent_id is not None:
-        referred = await repo.by_guid(
-            session, Appointment, institution_id=iid, guid=given.referred_parent_id
-        )
+        referred = found.referred
         if referred is None:
             raise _not_found("appointment", given.referred_parent_id, "ReferredParentId")
-    reasons = await repo.by_guids(
-        session, VisitReason, institution_id=iid, guids=set(given.reason_ids)
-    )
-    by_guid = {r.guid: r for r in reasons}
+    by_guid = found.reasons
     for index, reason_guid in enumerate(given.reason_ids):
         if reason_guid not in by_guid:
             raise _not_found("reason", reason_guid, f"Reasons[{index}].ReasonId")

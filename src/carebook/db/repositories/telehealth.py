@@ -11,8 +11,9 @@ from datetime import date
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import BindParameter, bindparam, false, func, or_, select
+from sqlalchemy import and_, bindparam, case, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from carebook.db.base import Base
 from carebook.db.repositories.pagination import Page, PageRequest, paginate
@@ -25,8 +26,13 @@ from carebook.db.tables import (
     Operatory,
     Patient,
     PortalUser,
+    Provider,
     ProviderLocation,
+    Service,
+    Specialty,
+    VisitReason,
 )
+from carebook.db.types import GUID
 
 RowT = TypeVar("RowT", bound=Base)
 
@@ -68,20 +74,6 @@ async def by_guid(
     return found
 
 
-async def by_guids(
-    session: AsyncSession,
-    model: type[RowT],
-    *,
-    institution_id: int,
-    guids: Collection[uuid.UUID],
-) -> list[RowT]:
-    if not guids:
-        return []
-    query = _by_column(model, "guid", True)
-    params = {"institution_id": institution_id, "value": list(guids)}
-    return list((await session.execute(query, params)).scalars())
-
-
 async def by_id(
     session: AsyncSession, model: type[RowT], *, institution_id: int, row_id: int
 ) -> RowT | None:
@@ -89,77 +81,6 @@ async def by_id(
     params = {"institution_id": institution_id, "value": row_id}
     found: RowT | None = (await session.execute(query, params)).scalar_one_or_none()
     return found
-
-
-@dataclass(frozen=True)
-class UserAndPatients:
-    user: PortalUser
-    self_patient: Patient | None
-
-
-@lru_cache(maxsize=1)
-def _portal_user_with_self() -> Any:
-    institution_id: BindParameter[int] = bindparam("institution_id")
-    return (
-        select(PortalUser, Patient)
-        .outerjoin(
-            Patient,
-            (Patient.institution_id == institution_id) & (Patient.id == PortalUser.self_patient_id),
-        )
-        .where(PortalUser.institution_id == institution_id, PortalUser.guid == bindparam("guid"))
-    )
-
-
-async def portal_user_with_self(
-    session: AsyncSession, *, institution_id: int, guid: uuid.UUID
-) -> UserAndPatients | None:
-    params = {"institution_id": institution_id, "guid": guid}
-    row = (await session.execute(_portal_user_with_self(), params)).first()
-    if row is None:
-        return None
-    return UserAndPatients(row[0], row[1])
-
-
-@lru_cache(maxsize=1)
-def _provider_locations() -> Any:
-    return (
-        select(Location)
-        .join(ProviderLocation, ProviderLocation.location_id == Location.id)
-        .where(
-            Location.institution_id == bindparam("institution_id"),
-            ProviderLocation.provider_id == bindparam("provider_id"),
-            Location.inactive == false(),
-        )
-        .order_by(Location.id)
-    )
-
-
-async def provider_locations(
-    session: AsyncSession, *, institution_id: int, provider_id: int
-) -> list[Location]:
-    """The active locations the provider works at, oldest first."""
-    params = {"institution_id": institution_id, "provider_id": provider_id}
-    return list((await session.execute(_provider_locations(), params)).scalars())
-
-
-@lru_cache(maxsize=1)
-def _active_operatories() -> Any:
-    return (
-        select(Operatory)
-        .where(
-            Operatory.institution_id == bindparam("institution_id"),
-            Operatory.location_id == bindparam("location_id"),
-            Operatory.active,
-        )
-        .order_by(Operatory.id)
-    )
-
-
-async def active_operatories(
-    session: AsyncSession, *, institution_id: int, location_id: int
-) -> list[Operatory]:
-    params = {"institution_id": institution_id, "location_id": location_id}
-    return list((await session.execute(_active_operatories(), params)).scalars())
 
 
 async def appointment_guids(
@@ -318,3 +239,207 @@ async def dependant_named(
         .limit(1)
     )
     return (await session.execute(query)).scalar_one_or_none()
+
+
+# The Calendar booking context -----------------------------------------------------------------
+
+# Bound for an id the request does not give: no row has the nil GUID (GUIDs are random, version
+# 4), so the outer join finds nothing.
+NO_GUID = uuid.UUID(int=0)
+
+
+@dataclass(frozen=True)
+class CalendarContext:
+    """Everything a Calendar booking names, read in one statement (None where not found).
+
+    The institution was found by its GUID; everything else was looked up in it only.
+    """
+
+    institution: Institution
+    user: PortalUser | None
+    self_patient: Patient | None
+    provider: Provider | None
+    patient: Patient | None
+    parent: Patient | None
+    mode: AppointmentTypeMode | None
+    type_by_guid: AppointmentType | None
+    type_of_mode: AppointmentType | None
+    # The type's location for a location-scoped type (of the type by GUID if found, else of the
+    # visit option's type), else the provider's first active location.
+    location: Location | None
+    operatories: list[Operatory]  # the location's active ones, oldest first, if mapped by them
+    specialty_by_guid: Specialty | None
+    provider_specialty: Specialty | None
+    service: Service | None
+    referred: Appointment | None
+    reasons: dict[uuid.UUID, VisitReason]
+
+
+@lru_cache(maxsize=1)
+def _calendar_context() -> Any:
+    """Built once: the institution, outer-joined to each record the request names by
+    (institution, GUID). Absent GUIDs are bound as :data:`NO_GUID`."""
+    user = aliased(PortalUser)
+    self_patient = aliased(Patient)
+    provider = aliased(Provider)
+    patient = aliased(Patient)
+    parent = aliased(Patient)
+    mode = aliased(AppointmentTypeMode)
+    type_by_guid = aliased(AppointmentType)
+    type_of_mode = aliased(AppointmentType)
+    location = aliased(Location)
+    operatory = aliased(Operatory)
+    specialty_by_guid = aliased(Specialty)
+    provider_specialty = aliased(Specialty)
+    service = aliased(Service)
+    referred = aliased(Appointment)
+    reason = aliased(VisitReason)
+    iid = Institution.id
+
+    def named(model: Any, name: str) -> Any:
+        return and_(model.institution_id == iid, model.guid == bindparam(name, type_=GUID()))
+
+    first_location = (
+        select(Location.id)
+        .join(ProviderLocation, ProviderLocation.location_id == Location.id)
+        .where(
+            Location.institution_id == iid,
+            ProviderLocation.provider_id == provider.id,
+            Location.inactive == false(),
+        )
+        .order_by(Location.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    found_by_guid = type_by_guid.id.is_not(None)
+    parent_type = case((found_by_guid, type_by_guid.parent_type), else_=type_of_mode.parent_type)
+    parent_id = case((found_by_guid, type_by_guid.parent_id), else_=type_of_mode.parent_id)
+    location_id = case(
+        (and_(parent_type == "Location", parent_id.is_not(None)), parent_id),
+        else_=first_location,
+    )
+    return (
+        select(
+            Institution,
+            user,
+            self_patient,
+            provider,
+            patient,
+            parent,
+            mode,
+            type_by_guid,
+            type_of_mode,
+            location,
+            operatory,
+            specialty_by_guid,
+            provider_specialty,
+            service,
+            referred,
+            reason,
+        )
+        .select_from(Institution)
+        .outerjoin(user, named(user, "user_id"))
+        .outerjoin(
+            self_patient,
+            and_(self_patient.institution_id == iid, self_patient.id == user.self_patient_id),
+        )
+        .outerjoin(provider, named(provider, "provider_id"))
+        .outerjoin(patient, named(patient, "patient_id"))
+        .outerjoin(parent, named(parent, "parent_id"))
+        .outerjoin(mode, named(mode, "mode_id"))
+        .outerjoin(type_by_guid, named(type_by_guid, "type_id"))
+        .outerjoin(
+            type_of_mode,
+            and_(type_of_mode.institution_id == iid, type_of_mode.id == mode.appointment_type_id),
+        )
+        .outerjoin(location, and_(location.institution_id == iid, location.id == location_id))
+        .outerjoin(
+            operatory,
+            and_(
+                location.map_by_operatory == true(),
+                operatory.institution_id == iid,
+                operatory.location_id == location.id,
+                operatory.active == true(),
+            ),
+        )
+        .outerjoin(specialty_by_guid, named(specialty_by_guid, "speciality_id"))
+        .outerjoin(
+            provider_specialty,
+            and_(
+                provider_specialty.institution_id == iid,
+                provider_specialty.id == provider.specialty_id,
+            ),
+        )
+        .outerjoin(service, named(service, "service_id"))
+        .outerjoin(referred, named(referred, "referred_id"))
+        .outerjoin(
+            reason,
+            and_(
+                reason.institution_id == iid,
+                reason.guid.in_(bindparam("reason_ids", expanding=True, type_=GUID())),
+            ),
+        )
+        .where(Institution.guid == bindparam("account_id", type_=GUID()))
+        .order_by(operatory.id)
+    )
+
+
+async def calendar_context(
+    session: AsyncSession,
+    *,
+    account_id: uuid.UUID,
+    user_id: uuid.UUID,
+    provider_id: uuid.UUID | None,
+    patient_id: uuid.UUID | None,
+    parent_id: uuid.UUID | None,
+    mode_id: uuid.UUID | None,
+    type_id: uuid.UUID | None,
+    speciality_id: uuid.UUID | None,
+    service_id: uuid.UUID | None,
+    referred_id: uuid.UUID | None,
+    reason_ids: Collection[uuid.UUID],
+) -> CalendarContext | None:
+    """One round trip for every record a Calendar booking names; None if no institution has
+    the GUID ``account_id`` (the caller checks that the caller may reach the one found)."""
+    params = {
+        "account_id": account_id,
+        "user_id": user_id,
+        "provider_id": provider_id or NO_GUID,
+        "patient_id": patient_id or NO_GUID,
+        "parent_id": parent_id or NO_GUID,
+        "mode_id": mode_id or NO_GUID,
+        "type_id": type_id or NO_GUID,
+        "speciality_id": speciality_id or NO_GUID,
+        "service_id": service_id or NO_GUID,
+        "referred_id": referred_id or NO_GUID,
+        "reason_ids": list(set(reason_ids)) or [NO_GUID],
+    }
+    rows = (await session.execute(_calendar_context(), params)).all()
+    if not rows:
+        return None
+    first = rows[0]
+    operatories: dict[int, Operatory] = {}
+    reasons: dict[uuid.UUID, VisitReason] = {}
+    for row in rows:
+        if row[10] is not None:
+            operatories.setdefault(row[10].id, row[10])
+        if row[15] is not None:
+            reasons.setdefault(row[15].guid, row[15])
+    return CalendarContext(
+        institution=first[0],
+        user=first[1],
+        self_patient=first[2],
+        provider=first[3],
+        patient=first[4],
+        parent=first[5],
+        mode=first[6],
+        type_by_guid=first[7],
+        type_of_mode=first[8],
+        location=first[9],
+        operatories=list(operatories.values()),
+        specialty_by_guid=first[11],
+        provider_specialty=first[12],
+        service=first[13],
+        referred=first[14],
+        reasons=reasons,
+    )
