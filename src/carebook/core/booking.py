@@ -20,7 +20,13 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carebook.core.availability.enforcement import KnownFacts, ensure_bookable_time
+from carebook.core.availability.enforcement import (
+    KnownFacts,
+    closure_window,
+    ensure_bookable_time,
+    ensure_not_closed,
+    ensure_within_hours,
+)
 from carebook.core.errors import (
     Clash,
     FieldError,
@@ -466,9 +472,10 @@ def _fast(request: BookingRequest) -> bool:
 
 async def _book_fast(conn: DriverConnection, request: BookingRequest) -> AppointmentRecord:
     """:func:`_book_in` for the common case, on the driver's connection: the same rules in the
-    same order, two statements (the context query and the guarded insert). Whatever needs
-    more (working hours or closures to check, a clash to name) raises ``NeedsSession`` before
-    anything is written, and :func:`_book_in` decides it."""
+    same order: the context query, the provider's working hours and the location's closures
+    when it says there are any (the same reads and decisions as ``ensure_bookable_time``), and
+    the guarded insert. A clash to name raises ``NeedsSession`` before anything is written, and
+    :func:`_book_in` decides it."""
     now = utc_now()
     errors = _check_shape(request)
     context = await booking_sql.load_booking_context(
@@ -488,12 +495,41 @@ async def _book_fast(conn: DriverConnection, request: BookingRequest) -> Appoint
     start, end = _times(request, context, now)
     location = context.location
     assert location is not None
-    if (
-        not request.unavailable
-        and request.provider_id is not None
-        and (context.closures_near or context.has_working_hours)
-    ):
-        raise NeedsSession  # ensure_bookable_time has rows to read
+    if not request.unavailable and request.provider_id is not None:
+        # ensure_bookable_time's reads on this connection, then the same two decisions.
+        tz = zone(location.tz)
+        if context.closures_near:
+            first, last = closure_window(start, end)
+            found = await booking_sql.zone_and_closures(
+                conn,
+                institution_id=request.institution_id,
+                location_id=location.id,
+                first=first,
+                last=last,
+            )
+            ensure_not_closed(
+                location_id=location.id,
+                tz=tz,
+                start=start,
+                end=end,
+                closures=found[1] if found is not None else [],
+            )
+        if context.has_working_hours:
+            ensure_within_hours(
+                location_id=location.id,
+                provider_id=request.provider_id,
+                operatory_id=request.operatory_id,
+                appointment_type_id=request.appointment_type_id,
+                tz=tz,
+                start=start,
+                end=end,
+                rows=await booking_sql.provider_hours(
+                    conn,
+                    institution_id=request.institution_id,
+                    location_id=location.id,
+                    provider_id=request.provider_id,
+                ),
+            )
     values = _values(request, context, context.patient, None, start, end, now)
     provider_rule = repo.provider_mode(
         unavailable=request.unavailable, provider_exclusive=values["provider_exclusive"]

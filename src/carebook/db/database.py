@@ -80,6 +80,8 @@ class DriverConnection(Protocol):
 
     async def fetchrow(self, sql: str, args: Sequence[Any]) -> Sequence[Any] | None: ...
 
+    async def fetch(self, sql: str, args: Sequence[Any]) -> Sequence[Sequence[Any]]: ...
+
 
 class _SqliteDriver:
     """sqlite3 calls run on the loop thread (microseconds each, see ``sqlite_inline``)."""
@@ -92,6 +94,10 @@ class _SqliteDriver:
         row: Sequence[Any] | None = self._conn.execute(sql, args).fetchone()
         return row
 
+    async def fetch(self, sql: str, args: Sequence[Any]) -> Sequence[Sequence[Any]]:
+        rows: Sequence[Sequence[Any]] = self._conn.execute(sql, args).fetchall()
+        return rows
+
 
 class _AsyncpgDriver:
     def __init__(self, connection: Any, dialect: Dialect) -> None:
@@ -102,14 +108,31 @@ class _AsyncpgDriver:
         try:
             row: Sequence[Any] | None = await self._conn.fetchrow(sql, *args)
         except Exception as error:
-            code = getattr(error, "sqlstate", None)
-            if not isinstance(code, str):
+            wrapped = _asyncpg_error(error, sql, args)
+            if wrapped is None:
                 raise
-            # The same exception classes the session path raises, so one set of handlers
-            # (retries, 23P01 → SlotTaken) serves both paths.
-            wrapper = IntegrityError if code.startswith("23") else DBAPIError
-            raise wrapper(sql, args, error) from error
+            raise wrapped from error
         return row
+
+    async def fetch(self, sql: str, args: Sequence[Any]) -> Sequence[Sequence[Any]]:
+        try:
+            rows: Sequence[Sequence[Any]] = await self._conn.fetch(sql, *args)
+        except Exception as error:
+            wrapped = _asyncpg_error(error, sql, args)
+            if wrapped is None:
+                raise
+            raise wrapped from error
+        return rows
+
+
+def _asyncpg_error(error: Exception, sql: str, args: Sequence[Any]) -> DBAPIError | None:
+    """The same exception classes the session path raises, so one set of handlers (retries,
+    23P01 → SlotTaken) serves both paths; None for an error without a SQLSTATE."""
+    code = getattr(error, "sqlstate", None)
+    if not isinstance(code, str):
+        return None
+    wrapper = IntegrityError if code.startswith("23") else DBAPIError
+    return wrapper(sql, args, error)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry | None) -> None:

@@ -27,7 +27,14 @@ from carebook.db.repositories.appointments import (
     context_query,
     guarded_insert,
 )
-from carebook.db.tables import Appointment
+from carebook.db.repositories.availability import (
+    ZONE_AND_CLOSURES,
+    HoursRow,
+    hours_rows,
+    provider_hours_query,
+    zone_and_closures_of,
+)
+from carebook.db.tables import Appointment, WorkingHour
 
 M = TypeVar("M")
 _Processor = Callable[[Any], Any] | None
@@ -108,6 +115,10 @@ class _Compiled:
     entities: tuple[_Entity, _Entity, _Entity, _Entity, _Entity]
     flags_at: int
     inserts: dict[tuple[bool, bool, str | None], _Statement]
+    closures: _Statement
+    closures_processors: tuple[_Processor, ...]
+    hours: _Statement
+    hour: _Entity
 
 
 _BY_DIALECT: dict[tuple[str, str, Any], _Compiled] = {}
@@ -125,7 +136,20 @@ def _for(dialect: Dialect) -> _Compiled:
             columns.extend(entity_columns)
         context = _compile(context_query(*columns), dialect)
         a, b, c, d, e = entities
-        compiled = _Compiled(context, (a, b, c, d, e), len(columns), {})
+        hour, hour_columns = _entity(WorkingHour, dialect, 0)
+        compiled = _Compiled(
+            context,
+            (a, b, c, d, e),
+            len(columns),
+            {},
+            _compile(ZONE_AND_CLOSURES, dialect),
+            tuple(
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in ZONE_AND_CLOSURES.selected_columns
+            ),
+            _compile(provider_hours_query(*hour_columns), dialect),
+            hour,
+        )
         _BY_DIALECT[key] = compiled
     return compiled
 
@@ -186,6 +210,47 @@ async def insert_if_free(
     params = {**values, "earliest_start": values["start_at"] - MAX_APPOINTMENT_LENGTH}
     row = await conn.fetchrow(statement.sql, statement.args(params))
     return None if row is None else int(row[0])
+
+
+async def zone_and_closures(
+    conn: DriverConnection, *, institution_id: int, location_id: int, first: date, last: date
+) -> tuple[str, list[tuple[date, date]]] | None:
+    """:func:`availability.zone_and_closures` on the driver's connection."""
+    compiled = _for(conn.dialect)
+    params = {
+        "institution_id": institution_id,
+        "location_id": location_id,
+        "first": first,
+        "last": last,
+    }
+    rows = await conn.fetch(compiled.closures.sql, compiled.closures.args(params))
+    processors = compiled.closures_processors
+    return zone_and_closures_of(
+        [
+            tuple(
+                process(value) if process is not None and value is not None else value
+                for process, value in zip(processors, row, strict=True)
+            )
+            for row in rows
+        ]
+    )
+
+
+async def provider_hours(
+    conn: DriverConnection, *, institution_id: int, location_id: int, provider_id: int
+) -> list[HoursRow]:
+    """:func:`availability.active_hours` of one provider at one location, on the driver's
+    connection."""
+    compiled = _for(conn.dialect)
+    params = {
+        "institution_id": institution_id,
+        "location_id": location_id,
+        "provider_id": provider_id,
+    }
+    rows = await conn.fetch(compiled.hours.sql, compiled.hours.args(params))
+    hour = compiled.hour
+    n = len(hour.keys)
+    return hours_rows((hour.load(row, 0), row[n]) for row in rows)
 
 
 _APPOINTMENT_MAPPER = cast("Mapper[Any]", inspect(Appointment))
