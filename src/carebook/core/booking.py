@@ -20,7 +20,13 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carebook.core.availability.enforcement import KnownFacts, ensure_bookable_time
+from carebook.core.availability.enforcement import (
+    KnownFacts,
+    closure_window,
+    ensure_bookable_time,
+    ensure_not_closed,
+    ensure_within_hours,
+)
 from carebook.core.errors import (
     Clash,
     FieldError,
@@ -29,8 +35,15 @@ from carebook.core.errors import (
     SlotTaken,
 )
 from carebook.core.time import format_local, to_utc, utc_now, zone
-from carebook.db.database import Database, constraint_name_of, sqlstate_of
+from carebook.db.database import (
+    Database,
+    DriverConnection,
+    NeedsSession,
+    constraint_name_of,
+    sqlstate_of,
+)
 from carebook.db.repositories import appointments as repo
+from carebook.db.repositories import booking_sql
 from carebook.db.repositories import clinic as clinic_repo
 from carebook.db.repositories.appointments import MAX_APPOINTMENT_LENGTH, AppointmentRecord
 from carebook.db.repositories.pagination import Page, PageRequest
@@ -145,6 +158,11 @@ async def _check_references(
         now=now,
         around=request.start.date(),
     )
+    return context, _reference_errors(request, context)
+
+
+def _reference_errors(request: BookingRequest, context: repo.BookingContext) -> list[FieldError]:
+    """Raise NotFound for a missing record; the errors of records that cannot be booked."""
     if context.location is None:
         raise NotFound("location", request.location_id, field="location_id")
     if request.provider_id is not None and context.provider is None:
@@ -184,7 +202,7 @@ async def _check_references(
         errors.append(
             FieldError("appointment_type_id", "the appointment type belongs to another location")
         )
-    return context, errors
+    return errors
 
 
 def _times(
@@ -270,55 +288,20 @@ async def _dependant(session: AsyncSession, request: BookingRequest, guardian: P
     )
 
 
-async def _book_in(session: AsyncSession, request: BookingRequest) -> AppointmentRecord:
-    now = utc_now()
-    errors = _check_shape(request)
-    context, reference_errors = await _check_references(session, request, now)
-    errors.extend(reference_errors)
-    if errors:
-        raise InvalidInput(errors)
-    start, end = _times(request, context, now)
+def _values(
+    request: BookingRequest,
+    context: repo.BookingContext,
+    patient: Patient | None,
+    guardian_id: int | None,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+) -> dict[str, Any]:
+    """The new appointment's row."""
     location = context.location
     assert location is not None
-
-    descriptors = await repo.descriptors_by_ids(
-        session, institution_id=request.institution_id, descriptor_ids=request.descriptor_ids
-    )
-    found = {d.id for d in descriptors}
-    missing = [i for i in request.descriptor_ids if i not in found]
-    if missing:
-        raise NotFound("appointment descriptor", missing[0], field="descriptor_ids")
-    elsewhere = [d.id for d in descriptors if d.location_id != location.id]
-    if elsewhere:
-        raise InvalidInput.one(
-            "descriptor_ids", f"descriptor {elsewhere[0]} belongs to another location"
-        )
-
-    if not request.unavailable and request.provider_id is not None:
-        await ensure_bookable_time(
-            session,
-            institution_id=request.institution_id,
-            location_id=location.id,
-            provider_id=request.provider_id,
-            operatory_id=request.operatory_id,
-            appointment_type_id=request.appointment_type_id,
-            start=start,
-            end=end,
-            known=KnownFacts(
-                tz=location.tz,
-                closures_near=context.closures_near,
-                has_hours=context.has_working_hours,
-            ),
-        )
-
-    patient = context.patient
-    guardian_id = None
-    if request.is_guardian and patient is not None:
-        guardian_id = patient.id
-        patient = await _dependant(session, request, patient)
-
     calendar = request.calendar or CalendarDetails()
-    values: dict[str, Any] = {
+    return {
         "guid": uuid.uuid4(),
         "institution_id": request.institution_id,
         "location_id": location.id,
@@ -371,6 +354,57 @@ async def _book_in(session: AsyncSession, request: BookingRequest) -> Appointmen
         "created_at": now,
         "updated_at": now,
     }
+
+
+async def _book_in(session: AsyncSession, request: BookingRequest) -> AppointmentRecord:
+    now = utc_now()
+    errors = _check_shape(request)
+    context, reference_errors = await _check_references(session, request, now)
+    errors.extend(reference_errors)
+    if errors:
+        raise InvalidInput(errors)
+    start, end = _times(request, context, now)
+    location = context.location
+    assert location is not None
+
+    descriptors = await repo.descriptors_by_ids(
+        session, institution_id=request.institution_id, descriptor_ids=request.descriptor_ids
+    )
+    found = {d.id for d in descriptors}
+    missing = [i for i in request.descriptor_ids if i not in found]
+    if missing:
+        raise NotFound("appointment descriptor", missing[0], field="descriptor_ids")
+    elsewhere = [d.id for d in descriptors if d.location_id != location.id]
+    if elsewhere:
+        raise InvalidInput.one(
+            "descriptor_ids", f"descriptor {elsewhere[0]} belongs to another location"
+        )
+
+    if not request.unavailable and request.provider_id is not None:
+        await ensure_bookable_time(
+            session,
+            institution_id=request.institution_id,
+            location_id=location.id,
+            provider_id=request.provider_id,
+            operatory_id=request.operatory_id,
+            appointment_type_id=request.appointment_type_id,
+            start=start,
+            end=end,
+            known=KnownFacts(
+                tz=location.tz,
+                closures_near=context.closures_near,
+                has_hours=context.has_working_hours,
+            ),
+        )
+
+    patient = context.patient
+    guardian_id = None
+    if request.is_guardian and patient is not None:
+        guardian_id = patient.id
+        patient = await _dependant(session, request, patient)
+
+    calendar = request.calendar or CalendarDetails()
+    values = _values(request, context, patient, guardian_id, start, end, now)
     provider_rule = repo.provider_mode(
         unavailable=request.unavailable, provider_exclusive=values["provider_exclusive"]
     )
@@ -424,9 +458,105 @@ async def _book_in(session: AsyncSession, request: BookingRequest) -> Appointmen
     )
 
 
+def _fast(request: BookingRequest) -> bool:
+    """Whether ``request`` is the common case :func:`_book_fast` handles: no dependant, no
+    descriptors, reasons or notification."""
+    return (
+        not request.is_guardian
+        and request.dependant is None
+        and not request.descriptor_ids
+        and not request.notify_patient
+        and (request.calendar is None or not request.calendar.reason_ids)
+    )
+
+
+async def _book_fast(conn: DriverConnection, request: BookingRequest) -> AppointmentRecord:
+    """:func:`_book_in` for the common case, on the driver's connection: the same rules in the
+    same order: the context query, the provider's working hours and the location's closures
+    when it says there are any (the same reads and decisions as ``ensure_bookable_time``), and
+    the guarded insert. A clash to name raises ``NeedsSession`` before anything is written, and
+    :func:`_book_in` decides it."""
+    now = utc_now()
+    errors = _check_shape(request)
+    context = await booking_sql.load_booking_context(
+        conn,
+        institution_id=request.institution_id,
+        location_id=request.location_id,
+        provider_id=request.provider_id,
+        patient_id=request.patient_id,
+        operatory_id=request.operatory_id,
+        appointment_type_id=request.appointment_type_id,
+        now=now,
+        around=request.start.date(),
+    )
+    errors.extend(_reference_errors(request, context))
+    if errors:
+        raise InvalidInput(errors)
+    start, end = _times(request, context, now)
+    location = context.location
+    assert location is not None
+    if not request.unavailable and request.provider_id is not None:
+        # ensure_bookable_time's reads on this connection, then the same two decisions.
+        tz = zone(location.tz)
+        if context.closures_near:
+            first, last = closure_window(start, end)
+            found = await booking_sql.zone_and_closures(
+                conn,
+                institution_id=request.institution_id,
+                location_id=location.id,
+                first=first,
+                last=last,
+            )
+            ensure_not_closed(
+                location_id=location.id,
+                tz=tz,
+                start=start,
+                end=end,
+                closures=found[1] if found is not None else [],
+            )
+        if context.has_working_hours:
+            ensure_within_hours(
+                location_id=location.id,
+                provider_id=request.provider_id,
+                operatory_id=request.operatory_id,
+                appointment_type_id=request.appointment_type_id,
+                tz=tz,
+                start=start,
+                end=end,
+                rows=await booking_sql.provider_hours(
+                    conn,
+                    institution_id=request.institution_id,
+                    location_id=location.id,
+                    provider_id=request.provider_id,
+                ),
+            )
+    values = _values(request, context, context.patient, None, start, end, now)
+    provider_rule = repo.provider_mode(
+        unavailable=request.unavailable, provider_exclusive=values["provider_exclusive"]
+    )
+    appointment_id = await booking_sql.insert_if_free(conn, values, provider_rule=provider_rule)
+    if appointment_id is None:
+        raise NeedsSession  # something is in the way: the session path names the clash
+    return AppointmentRecord(
+        appointment=booking_sql.new_appointment(appointment_id, values),
+        location=location,
+        provider=context.provider,
+        patient=context.patient,
+        operatory=context.operatory,
+        appointment_type=context.appointment_type,
+        descriptors=[],
+        procedures=[],
+    )
+
+
 async def book(db: Database, request: BookingRequest) -> AppointmentRecord:
     """Book ``request`` in one transaction; raises a typed domain error if it cannot be booked."""
     try:
+        if _fast(request):
+            try:
+                return await db.write_driver(lambda conn: _book_fast(conn, request))
+            except NeedsSession:
+                pass
         return await db.write(lambda session: _book_in(session, request))
     except IntegrityError as error:
         if sqlstate_of(error) != EXCLUSION_VIOLATION:

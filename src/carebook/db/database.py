@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Dialect, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -66,7 +67,75 @@ def _is_locked(error: BaseException) -> bool:
     return isinstance(error, OperationalError) and "database is locked" in str(error)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+class NeedsSession(Exception):
+    """Raised by driver-level work (:meth:`Database.write_driver`) that meets a case it leaves
+    to the ORM path: what it did is rolled back and the caller runs the session path instead."""
+
+
+class DriverConnection(Protocol):
+    """The database driver's own connection, for a hot path's precompiled statements
+    (:mod:`carebook.db.repositories.booking_sql`)."""
+
+    dialect: Dialect
+
+    async def fetchrow(self, sql: str, args: Sequence[Any]) -> Sequence[Any] | None: ...
+
+    async def fetch(self, sql: str, args: Sequence[Any]) -> Sequence[Sequence[Any]]: ...
+
+
+class _SqliteDriver:
+    """sqlite3 calls run on the loop thread (microseconds each, see ``sqlite_inline``)."""
+
+    def __init__(self, connection: sqlite3.Connection, dialect: Dialect) -> None:
+        self._conn = connection
+        self.dialect = dialect
+
+    async def fetchrow(self, sql: str, args: Sequence[Any]) -> Sequence[Any] | None:
+        row: Sequence[Any] | None = self._conn.execute(sql, args).fetchone()
+        return row
+
+    async def fetch(self, sql: str, args: Sequence[Any]) -> Sequence[Sequence[Any]]:
+        rows: Sequence[Sequence[Any]] = self._conn.execute(sql, args).fetchall()
+        return rows
+
+
+class _AsyncpgDriver:
+    def __init__(self, connection: Any, dialect: Dialect) -> None:
+        self._conn = connection
+        self.dialect = dialect
+
+    async def fetchrow(self, sql: str, args: Sequence[Any]) -> Sequence[Any] | None:
+        try:
+            row: Sequence[Any] | None = await self._conn.fetchrow(sql, *args)
+        except Exception as error:
+            wrapped = _asyncpg_error(error, sql, args)
+            if wrapped is None:
+                raise
+            raise wrapped from error
+        return row
+
+    async def fetch(self, sql: str, args: Sequence[Any]) -> Sequence[Sequence[Any]]:
+        try:
+            rows: Sequence[Sequence[Any]] = await self._conn.fetch(sql, *args)
+        except Exception as error:
+            wrapped = _asyncpg_error(error, sql, args)
+            if wrapped is None:
+                raise
+            raise wrapped from error
+        return rows
+
+
+def _asyncpg_error(error: Exception, sql: str, args: Sequence[Any]) -> DBAPIError | None:
+    """The same exception classes the session path raises, so one set of handlers (retries,
+    23P01 → SlotTaken) serves both paths; None for an error without a SQLSTATE."""
+    code = getattr(error, "sqlstate", None)
+    if not isinstance(code, str):
+        return None
+    wrapper = IntegrityError if code.startswith("23") else DBAPIError
+    return wrapper(sql, args, error)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry | None) -> None:
     # Let SQLAlchemy's begin event decide how transactions start (pysqlite's own handling
     # would otherwise issue a deferred BEGIN lazily, too late for a check-then-insert).
     dbapi_connection.isolation_level = None
@@ -116,12 +185,17 @@ class Database:
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        # SQLite: the driver-level writer's own connection (used only under the write lock).
+        self._sqlite_driver: _SqliteDriver | None = None
 
     @property
     def dialect(self) -> str:
         return "sqlite" if self.is_sqlite else "postgresql"
 
     async def dispose(self) -> None:
+        if self._sqlite_driver is not None:
+            self._sqlite_driver._conn.close()
+            self._sqlite_driver = None
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
@@ -166,3 +240,75 @@ class Database:
                 if attempt >= MAX_ATTEMPTS or not _is_retryable(error):
                     raise
                 await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+
+    def _sqlite_connection(self) -> _SqliteDriver:
+        if self._sqlite_driver is None:
+            database = make_url(self.url).database
+            assert database is not None
+            connection = sqlite3.connect(
+                database,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                check_same_thread=False,
+                isolation_level=None,
+            )
+            _sqlite_pragmas(connection, None)
+            self._sqlite_driver = _SqliteDriver(connection, self.write_engine.dialect)
+        return self._sqlite_driver
+
+    async def _write_driver_once(self, work: Callable[[DriverConnection], Awaitable[T]]) -> T:
+        if self._write_lock is not None:
+            async with self._write_lock:
+                try:
+                    driver = self._sqlite_connection()
+                    connection = driver._conn
+                    connection.execute("BEGIN IMMEDIATE")
+                    try:
+                        result = await work(driver)
+                        connection.commit()
+                    except BaseException:
+                        connection.rollback()
+                        raise
+                    return result
+                except sqlite3.Error as error:
+                    raise _wrap_sqlite(error) from error
+        # PostgreSQL: each statement commits on its own (READ COMMITTED gives every statement of
+        # a transaction its own snapshot anyway, so a read then one guarded write behaves as in
+        # a transaction, with two round trips fewer). The work may write with its last
+        # statement only.
+        async with self.write_engine.connect() as sa_connection:
+            raw = await sa_connection.get_raw_connection()
+            return await work(_AsyncpgDriver(raw.driver_connection, self.write_engine.dialect))
+
+    async def write_driver(self, work: Callable[[DriverConnection], Awaitable[T]]) -> T:
+        """Run driver-level ``work`` with the discipline of :meth:`write`: on SQLite in one
+        ``BEGIN IMMEDIATE`` transaction under the write lock, committed when it returns, rolled
+        back when it raises; re-run on a serialization failure, deadlock or (SQLite) another
+        process's write lock. On PostgreSQL ``work`` runs in autocommit, so it may write with
+        its last statement only. Errors are SQLAlchemy's exception classes, as in :meth:`write`.
+        """
+        attempt = 0
+        locked_since: float | None = None
+        while True:
+            attempt += 1
+            try:
+                return await self._write_driver_once(work)
+            except DBAPIError as error:
+                if _is_locked(error):
+                    loop = asyncio.get_running_loop()
+                    locked_since = locked_since or loop.time()
+                    if loop.time() - locked_since > LOCKED_PATIENCE_SECONDS:
+                        raise
+                    await asyncio.sleep(random.uniform(0.001, 0.005))
+                    continue
+                if attempt >= MAX_ATTEMPTS or not _is_retryable(error):
+                    raise
+                await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+
+
+def _wrap_sqlite(error: sqlite3.Error) -> DBAPIError:
+    """A sqlite3 error as the session path would raise it."""
+    if isinstance(error, sqlite3.IntegrityError):
+        return IntegrityError(None, None, error)
+    if isinstance(error, sqlite3.OperationalError):
+        return OperationalError(None, None, error)
+    return DBAPIError(None, None, error)

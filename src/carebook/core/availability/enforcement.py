@@ -7,8 +7,10 @@ provider with no active working hours at the location is bookable at any time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +36,60 @@ class KnownFacts:
     has_hours: bool
 
 
+def closure_window(start: datetime, end: datetime) -> tuple[date, date]:
+    """The dates whose closures can touch ``[start, end)`` in any zone."""
+    return (start - timedelta(days=1)).date(), (end + timedelta(days=1)).date()
+
+
+def ensure_not_closed(
+    *,
+    location_id: int,
+    tz: ZoneInfo,
+    start: datetime,
+    end: datetime,
+    closures: Sequence[tuple[date, date]],
+) -> None:
+    """Raise ``OutsideWorkingHours`` when one of ``closures`` covers a day ``[start, end)``
+    touches (the pure half of the check: both booking paths call it with what they read)."""
+    first, last = local_date(start, tz), local_date(end - _TICK, tz)
+    for closed_start, closed_end in normalize(closed_intervals(closures, first, last, tz)):
+        if closed_start < end and start < closed_end:
+            day = local_date(max(start, closed_start), tz)
+            raise OutsideWorkingHours(f"location {location_id} is closed on {day.isoformat()}")
+
+
+def ensure_within_hours(
+    *,
+    location_id: int,
+    provider_id: int,
+    operatory_id: int | None,
+    appointment_type_id: int | None,
+    tz: ZoneInfo,
+    start: datetime,
+    end: datetime,
+    rows: Sequence[repo.HoursRow],
+) -> None:
+    """Raise ``OutsideWorkingHours`` when the provider has working hours (``rows``: their active
+    ones at the location) and ``[start, end)`` is not inside those that fit the operatory and the
+    appointment type (the pure half of the check)."""
+    if not rows:
+        return
+    first, last = local_date(start, tz), local_date(end - _TICK, tz)
+    hours = normalize(
+        interval
+        for row in rows
+        if (operatory_id is None or row.hour.operatory_id in (None, operatory_id))
+        and (appointment_type_id is None or not row.type_ids or appointment_type_id in row.type_ids)
+        and (rule := rule_of(row.hour)) is not None
+        for interval in expand(rule, first, last, tz)
+    )
+    if not contains(hours, start, end):
+        raise OutsideWorkingHours(
+            f"provider {provider_id} does not work at location {location_id} "
+            f"at {format_local(start, tz)}"
+        )
+
+
 async def ensure_bookable_time(
     session: AsyncSession,
     *,
@@ -51,13 +107,10 @@ async def ensure_bookable_time(
     inside them. At most two indexed queries, none when ``known`` says there is nothing to read
     (the booking service learns that in its context query); a location not in the institution
     is left to the caller."""
+    first, last = closure_window(start, end)
     if known is None:
         found = await repo.zone_and_closures(
-            session,
-            institution_id=institution_id,
-            location_id=location_id,
-            first=(start - timedelta(days=1)).date(),
-            last=(end + timedelta(days=1)).date(),
+            session, institution_id=institution_id, location_id=location_id, first=first, last=last
         )
         if found is None:
             return
@@ -70,17 +123,13 @@ async def ensure_bookable_time(
                 session,
                 institution_id=institution_id,
                 location_id=location_id,
-                first=(start - timedelta(days=1)).date(),
-                last=(end + timedelta(days=1)).date(),
+                first=first,
+                last=last,
             )
             closures = found[1] if found is not None else []
         check_hours = known.has_hours
     tz = zone(tz_name)
-    first, last = local_date(start, tz), local_date(end - _TICK, tz)
-    for closed_start, closed_end in normalize(closed_intervals(closures, first, last, tz)):
-        if closed_start < end and start < closed_end:
-            day = local_date(max(start, closed_start), tz)
-            raise OutsideWorkingHours(f"location {location_id} is closed on {day.isoformat()}")
+    ensure_not_closed(location_id=location_id, tz=tz, start=start, end=end, closures=closures)
     if not check_hours:
         return
     rows = await repo.active_hours(
@@ -89,18 +138,13 @@ async def ensure_bookable_time(
         location_ids=[location_id],
         provider_ids=[provider_id],
     )
-    if not rows:
-        return
-    hours = normalize(
-        interval
-        for row in rows
-        if (operatory_id is None or row.hour.operatory_id in (None, operatory_id))
-        and (appointment_type_id is None or not row.type_ids or appointment_type_id in row.type_ids)
-        and (rule := rule_of(row.hour)) is not None
-        for interval in expand(rule, first, last, tz)
+    ensure_within_hours(
+        location_id=location_id,
+        provider_id=provider_id,
+        operatory_id=operatory_id,
+        appointment_type_id=appointment_type_id,
+        tz=tz,
+        start=start,
+        end=end,
+        rows=rows,
     )
-    if not contains(hours, start, end):
-        raise OutsideWorkingHours(
-            f"provider {provider_id} does not work at location {location_id} "
-            f"at {format_local(start, tz)}"
-        )

@@ -67,8 +67,11 @@ class BookingContext:
     has_working_hours: bool = True
 
 
-def _context_query() -> Any:
+def context_query(*entities: Any) -> Any:
     """Built once: the location, outer-joined to each referenced record by (institution, id).
+
+    ``entities`` are what is selected for the five records (the ORM classes, or their columns
+    for :mod:`carebook.db.repositories.booking_sql`), followed by four flags.
 
     Absent ids are bound as 0 (no row has id 0), so one statement serves every booking and
     SQLAlchemy compiles it once.
@@ -115,11 +118,7 @@ def _context_query() -> Any:
     )
     return (
         select(
-            Location,
-            Provider,
-            Patient,
-            Operatory,
-            AppointmentType,
+            *entities,
             works_here,
             seen_before,
             closed_near,
@@ -153,7 +152,8 @@ def _context_query() -> Any:
     )
 
 
-_CONTEXT_QUERY = _context_query()
+CONTEXT_ENTITIES = (Location, Provider, Patient, Operatory, AppointmentType)
+_CONTEXT_QUERY = context_query(*CONTEXT_ENTITIES)
 
 
 async def load_booking_context(
@@ -172,7 +172,35 @@ async def load_booking_context(
 
     ``around`` is a date near the booking (any zone): closures within two days of it are noted.
     """
-    params = {
+    params = context_params(
+        institution_id=institution_id,
+        location_id=location_id,
+        provider_id=provider_id,
+        patient_id=patient_id,
+        operatory_id=operatory_id,
+        appointment_type_id=appointment_type_id,
+        now=now,
+        around=around,
+    )
+    row = (await session.execute(_CONTEXT_QUERY, params)).first()
+    if row is None:
+        return BookingContext(None, None, False, None, None, None)
+    return context_of(*row)
+
+
+def context_params(
+    *,
+    institution_id: int,
+    location_id: int,
+    provider_id: int | None,
+    patient_id: int | None,
+    operatory_id: int | None,
+    appointment_type_id: int | None,
+    now: datetime,
+    around: date,
+) -> dict[str, Any]:
+    """The context query's parameters (absent ids as 0)."""
+    return {
         "institution_id": institution_id,
         "location_id": location_id,
         "provider_id": provider_id or 0,
@@ -183,10 +211,19 @@ async def load_booking_context(
         "first_day": around - timedelta(days=2),
         "last_day": around + timedelta(days=2),
     }
-    row = (await session.execute(_CONTEXT_QUERY, params)).first()
-    if row is None:
-        return BookingContext(None, None, False, None, None, None)
-    location, provider, patient, operatory, appointment_type, works, past, closed, hours = row
+
+
+def context_of(
+    location: Location | None,
+    provider: Provider | None,
+    patient: Patient | None,
+    operatory: Operatory | None,
+    appointment_type: AppointmentType | None,
+    works: Any,
+    past: Any,
+    closed: Any,
+    hours: Any,
+) -> BookingContext:
     return BookingContext(
         location,
         provider,
@@ -258,7 +295,7 @@ def _overlap_query(operatory: bool, patient: bool, provider: str | None, exclude
 
 
 @lru_cache(maxsize=32)
-def _guarded_insert(operatory: bool, patient: bool, provider: str | None) -> Any:
+def guarded_insert(operatory: bool, patient: bool, provider: str | None) -> Any:
     """``INSERT … SELECT <values> WHERE NOT EXISTS (<overlap>) RETURNING id``, built once per
     combination of resources: the overlap probe and the insert in one statement.
 
@@ -314,7 +351,7 @@ async def insert_if_free(
     same rule as :func:`overlapping`); returns the new id, or None when something is in the way.
     """
     rule = provider_rule if values["provider_id"] is not None else None
-    query = _guarded_insert(
+    query = guarded_insert(
         values["operatory_id"] is not None, values["patient_id"] is not None, rule
     )
     params = {**values, "earliest_start": values["start_at"] - MAX_APPOINTMENT_LENGTH}

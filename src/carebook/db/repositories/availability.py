@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -373,13 +373,38 @@ async def active_hours(
     if provider_ids is not None:
         params["provider_ids"] = list(provider_ids)
     query = _active_hours_query(location_ids is not None, provider_ids is not None)
+    return hours_rows((await session.execute(query, params)).tuples())
+
+
+def hours_rows(rows: Iterable[tuple[WorkingHour, int | None]]) -> list[HoursRow]:
+    """(working hour, appointment type id or None) rows, in hour id order, grouped per hour."""
     hours: dict[int, WorkingHour] = {}
     types: dict[int, set[int]] = defaultdict(set)
-    for hour, type_id in (await session.execute(query, params)).tuples():
+    for hour, type_id in rows:
         hours[hour.id] = hour
         if type_id is not None:
             types[hour.id].add(type_id)
     return [HoursRow(hour, frozenset(types[hour_id])) for hour_id, hour in hours.items()]
+
+
+def provider_hours_query(*entities: Any) -> Any:
+    """:func:`active_hours` for one provider at one location, for the booking check on the
+    driver's connection (:mod:`carebook.db.repositories.booking_sql`): ``entities`` are the
+    working hour's columns; the type id follows them."""
+    return (
+        select(*entities, WorkingHourAppointmentType.appointment_type_id)
+        .outerjoin(
+            WorkingHourAppointmentType,
+            WorkingHourAppointmentType.working_hour_id == WorkingHour.id,
+        )
+        .where(
+            WorkingHour.institution_id == bindparam("institution_id"),
+            WorkingHour.active.is_(True),
+            WorkingHour.location_id == bindparam("location_id"),
+            WorkingHour.provider_id == bindparam("provider_id"),
+        )
+        .order_by(WorkingHour.id)
+    )
 
 
 async def has_working_hours(session: AsyncSession, *, institution_id: int) -> bool:
@@ -468,23 +493,40 @@ async def closures_between(
     return list((await session.execute(_CLOSURES_BETWEEN, params)).scalars())
 
 
+ZONE_AND_CLOSURES = (
+    select(Location.tz, LocationClosure.start_date, LocationClosure.end_date)
+    .outerjoin(
+        LocationClosure,
+        (LocationClosure.location_id == Location.id)
+        & (LocationClosure.institution_id == Location.institution_id)
+        & (LocationClosure.start_date <= bindparam("last", type_=Date()))
+        & (LocationClosure.end_date >= bindparam("first", type_=Date())),
+    )
+    .where(
+        Location.institution_id == bindparam("institution_id"),
+        Location.id == bindparam("location_id"),
+    )
+)
+
+
 async def zone_and_closures(
     session: AsyncSession, *, institution_id: int, location_id: int, first: date, last: date
 ) -> tuple[str, list[tuple[date, date]]] | None:
     """A location's zone and its closures touching ``first`` … ``last``, in one query; None when
     the location is not in the institution."""
-    query = (
-        select(Location.tz, LocationClosure.start_date, LocationClosure.end_date)
-        .outerjoin(
-            LocationClosure,
-            (LocationClosure.location_id == Location.id)
-            & (LocationClosure.institution_id == Location.institution_id)
-            & (LocationClosure.start_date <= last)
-            & (LocationClosure.end_date >= first),
-        )
-        .where(Location.institution_id == institution_id, Location.id == location_id)
-    )
-    rows = list((await session.execute(query)).tuples())
+    params = {
+        "institution_id": institution_id,
+        "location_id": location_id,
+        "first": first,
+        "last": last,
+    }
+    return zone_and_closures_of(list((await session.execute(ZONE_AND_CLOSURES, params)).tuples()))
+
+
+def zone_and_closures_of(
+    rows: Sequence[tuple[str, date | None, date | None]],
+) -> tuple[str, list[tuple[date, date]]] | None:
+    """:data:`ZONE_AND_CLOSURES`'s rows as :func:`zone_and_closures` returns them."""
     if not rows:
         return None
     ranges = [(start, end) for _, start, end in rows if start is not None and end is not None]
