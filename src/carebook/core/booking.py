@@ -550,7 +550,12 @@ async def _book_fast(conn: DriverConnection, request: BookingRequest) -> Appoint
 
 
 async def book(db: Database, request: BookingRequest) -> AppointmentRecord:
-    """Book ``request`` in one transaction; raises a typed domain error if it cannot be booked."""
+    """Book ``request`` in one transaction; raises a typed domain error if it cannot be booked.
+
+    The common case (no dependant, descriptors, reasons or notification, nothing in the way)
+    runs on the driver connection (:func:`_book_fast`); anything else, including naming a
+    clash, runs through the session (:func:`_book_in`). Both apply the same rule functions.
+    """
     try:
         if _fast(request):
             try:
