@@ -207,6 +207,7 @@ def main() -> int:
         ),
     )
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--spread", choices=["processes", "workers"], default="processes")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--warmup", type=int, default=1_000)
@@ -223,7 +224,6 @@ def main() -> int:
     asyncio.run(upgrade(async_database_url(url)))
     data = asyncio.run(seed(url))
 
-    port = free_port()
     env = {
         **os.environ,
         "CAREBOOK_DATABASE_URL": url,
@@ -231,49 +231,65 @@ def main() -> int:
         "CAREBOOK_SECRET_KEY": uuid.uuid4().hex * 2,
         "CAREBOOK_LOG_LEVEL": "warning",
     }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "carebook",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        env=env,
+    # "processes": N single-worker servers on N ports, clients spread over them round-robin (a
+    # load balancer in front of stateless API processes). "workers": one `serve --workers N`;
+    # there the kernel gives each keep-alive connection to whichever worker accepts first, which
+    # with 8 long-lived connections is often lopsided (6 and 2), measuring the imbalance.
+    layout = (
+        [(free_port(), 1) for _ in range(workers)]
+        if args.spread == "processes"
+        else [(free_port(), workers)]
     )
-    base = f"http://127.0.0.1:{port}"
+    servers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "carebook",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(count),
+            ],
+            env=env,
+        )
+        for port, count in layout
+    ]
+    bases = [f"http://127.0.0.1:{port}" for port, _ in layout]
+    base = bases[0]
     try:
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(base + "/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.2)
+        for server, address in zip(servers, bases, strict=True):
+            while True:
+                try:
+                    httpx.get(address + "/openapi.json", timeout=1)
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise
+                    time.sleep(0.2)
         token = httpx.post(base + "/authenticates", headers={"Authorization": data["key"]}).json()[
             "data"
         ]["token"]
         warm = requests_for(args.api, base, token, data, args.warmup, 0)
-        asyncio.run(run([base], warm, clients=args.clients, max_seconds=args.seconds))
+        asyncio.run(run(bases, warm, clients=args.clients, max_seconds=args.seconds))
         measured = requests_for(args.api, base, token, data, args.requests, args.warmup)
-        result = asyncio.run(run([base], measured, clients=args.clients, max_seconds=args.seconds))
+        result = asyncio.run(run(bases, measured, clients=args.clients, max_seconds=args.seconds))
         label = (
-            f"booking via {args.api} on {args.database}, {workers} worker(s), "
-            f"{args.clients} clients"
+            f"booking via {args.api} on {args.database}, {workers} process(es) "
+            f"({args.spread}), {args.clients} clients"
         )
         print(result.summary(label))
         good = sum(v for k, v in result.statuses.items() if k in (200, 201))
         return 0 if good == len(result.latencies) else 1
     finally:
-        server.terminate()
-        server.wait(timeout=15)
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(timeout=15)
 
 
 if __name__ == "__main__":
