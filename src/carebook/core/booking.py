@@ -144,20 +144,24 @@ def _check_shape(request: BookingRequest) -> list[FieldError]:
     return errors
 
 
+def _context_keys(request: BookingRequest, now: datetime) -> dict[str, Any]:
+    """What the context query (either path's) is asked about."""
+    return {
+        "institution_id": request.institution_id,
+        "location_id": request.location_id,
+        "provider_id": request.provider_id,
+        "patient_id": request.patient_id,
+        "operatory_id": request.operatory_id,
+        "appointment_type_id": request.appointment_type_id,
+        "now": now,
+        "around": request.start.date(),
+    }
+
+
 async def _check_references(
     session: AsyncSession, request: BookingRequest, now: datetime
 ) -> tuple[repo.BookingContext, list[FieldError]]:
-    context = await repo.load_booking_context(
-        session,
-        institution_id=request.institution_id,
-        location_id=request.location_id,
-        provider_id=request.provider_id,
-        patient_id=request.patient_id,
-        operatory_id=request.operatory_id,
-        appointment_type_id=request.appointment_type_id,
-        now=now,
-        around=request.start.date(),
-    )
+    context = await repo.load_booking_context(session, **_context_keys(request, now))
     return context, _reference_errors(request, context)
 
 
@@ -478,17 +482,7 @@ async def _book_fast(conn: DriverConnection, request: BookingRequest) -> Appoint
     :func:`_book_in` decides it."""
     now = utc_now()
     errors = _check_shape(request)
-    context = await booking_sql.load_booking_context(
-        conn,
-        institution_id=request.institution_id,
-        location_id=request.location_id,
-        provider_id=request.provider_id,
-        patient_id=request.patient_id,
-        operatory_id=request.operatory_id,
-        appointment_type_id=request.appointment_type_id,
-        now=now,
-        around=request.start.date(),
-    )
+    context = await booking_sql.load_booking_context(conn, **_context_keys(request, now))
     errors.extend(_reference_errors(request, context))
     if errors:
         raise InvalidInput(errors)

@@ -883,9 +883,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("appointments", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_appointments_institution_id"), ["institution_id"], unique=False
-        )
-        batch_op.create_index(
             "ix_appointments_location_start",
             ["institution_id", "location_id", "start_at"],
             unique=False,
@@ -1146,7 +1143,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_appointments_patient_start")
         batch_op.drop_index("ix_appointments_operatory_start")
         batch_op.drop_index("ix_appointments_location_start")
-        batch_op.drop_index(batch_op.f("ix_appointments_institution_id"))
 
     op.drop_table("appointments")
     with op.batch_alter_table("working_hours", schema=None) as batch_op:
