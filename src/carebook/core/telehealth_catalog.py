@@ -18,6 +18,7 @@ from carebook.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from carebook.core.telehealth import MODE_NAMES
 from carebook.core.time import is_valid_zone, utc_now
 from carebook.db.database import Database
+from carebook.db.repositories import appointments as appointments_repo
 from carebook.db.repositories import telehealth as repo
 from carebook.db.repositories.pagination import Page, PageRequest
 from carebook.db.tables import (
@@ -418,7 +419,7 @@ async def create_dependant(
         if given.location_id is not None:
             await _location(session, institution_id=institution_id, location_id=given.location_id)
         await repo.lock_institution(session, institution_id=institution_id)
-        if await repo.dependant_named(
+        if await appointments_repo.find_dependant(
             session,
             institution_id=institution_id,
             guardian_id=guardian.id,

@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from carebook.db.repositories import appointments as appointments_repo
 from carebook.db.repositories import telehealth as repo
 from carebook.db.tables import (
     AppointmentType,
@@ -133,7 +134,7 @@ async def _portal_user(session: AsyncSession, iid: int) -> tuple[PortalUser, Pat
         await session.flush()
         user.self_patient_id = own.id
     born = date(2016, 9, 1)
-    dependant = await repo.dependant_named(
+    dependant = await appointments_repo.find_dependant(
         session,
         institution_id=iid,
         guardian_id=own.id,

@@ -7,11 +7,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, bindparam, case, false, func, or_, select, true
+from sqlalchemy import and_, bindparam, case, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -214,31 +213,6 @@ async def patients_of_users(
         .order_by(Patient.id)
     )
     return list((await session.execute(query)).scalars())
-
-
-async def dependant_named(
-    session: AsyncSession,
-    *,
-    institution_id: int,
-    guardian_id: int,
-    first_name: str,
-    last_name: str,
-    date_of_birth: date,
-) -> Patient | None:
-    """A dependant of the guardian with this name and birth date (names without case)."""
-    query = (
-        select(Patient)
-        .where(
-            Patient.institution_id == institution_id,
-            Patient.guarantor_id == guardian_id,
-            func.lower(Patient.first_name) == first_name.lower(),
-            func.lower(Patient.last_name) == last_name.lower(),
-            Patient.date_of_birth == date_of_birth,
-        )
-        .order_by(Patient.id)
-        .limit(1)
-    )
-    return (await session.execute(query)).scalar_one_or_none()
 
 
 # The Calendar booking context -----------------------------------------------------------------

@@ -18,14 +18,16 @@ from pydantic import (
     model_validator,
 )
 
-from carebook.api.nexhealth.schemas.common import Email, Id, Str100, _finite_json, _no_nul
+from carebook.api.nexhealth.schemas.common import Email, Id, Str100, finite_json, no_nul
 from carebook.api.nexhealth.schemas.descriptors import DescriptorOut, descriptor_out
-from carebook.api.nexhealth.schemas.patients import AppointmentPatientOut
+from carebook.api.nexhealth.schemas.patients import (
+    AppointmentPatientOut,
+    appointment_patient_out,
+)
 from carebook.api.nexhealth.schemas.procedures import ProcedureOut, procedure_out
 from carebook.api.nexhealth.schemas.providers import full_name
 from carebook.core.time import format_offset, format_utc, zone
 from carebook.db.repositories.appointments import AppointmentRecord
-from carebook.db.tables import Patient
 
 
 class DependantBioIn(BaseModel):
@@ -38,10 +40,10 @@ class DependantBioIn(BaseModel):
 
     @model_validator(mode="after")
     def _extras_are_json(self) -> DependantBioIn:
-        _finite_json(dict(self.model_extra or {}))
+        finite_json(dict(self.model_extra or {}))
         for value in (self.model_extra or {}).values():
             if isinstance(value, str):
-                _no_nul(value)
+                no_nul(value)
         return self
 
 
@@ -69,12 +71,12 @@ class AppointmentIn(BaseModel):
     end_time: str | None = Field(default=None, examples=["2026-03-02T10:30:00-05:00"])
     appointment_type_id: Id | None = None
     operatory_id: Id | None = None
-    note: Annotated[str, StringConstraints(max_length=1000), AfterValidator(_no_nul)] | None = None
+    note: Annotated[str, StringConstraints(max_length=1000), AfterValidator(no_nul)] | None = None
     unavailable: bool = False
     is_guardian: bool = False
     patient: DependantIn | None = None
     is_new_clients_patient: bool = False
-    referrer: Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_nul)] | None = (
+    referrer: Annotated[str, StringConstraints(max_length=2000), AfterValidator(no_nul)] | None = (
         None
     )
     descriptor_ids: list[Id] = Field(default_factory=list, max_length=50)
@@ -146,27 +148,6 @@ def _utc(value: Any) -> str | None:
     return format_utc(value) if value is not None else None
 
 
-def appointment_patient_out(patient: Patient) -> AppointmentPatientOut:
-    return AppointmentPatientOut(
-        id=patient.id,
-        email=patient.email,
-        first_name=patient.first_name,
-        middle_name=patient.middle_name,
-        last_name=patient.last_name,
-        name=full_name(patient.first_name, patient.middle_name, patient.last_name),
-        created_at=patient.created_at,
-        updated_at=patient.updated_at,
-        institution_id=patient.institution_id,
-        foreign_id=patient.foreign_id,
-        foreign_id_type=patient.foreign_id_type,
-        bio=dict(patient.bio or {}),
-        inactive=patient.inactive,
-        last_sync_time=patient.last_sync_time,
-        guarantor_id=patient.guarantor_id,
-        unsubscribe_sms=patient.unsubscribe_sms,
-    )
-
-
 def appointment_out(record: AppointmentRecord) -> AppointmentOut:
     appt = record.appointment
     tz = zone(record.location.tz)
@@ -230,7 +211,7 @@ class AppointmentPatch(BaseModel):
     cancelled: bool | None = None
     checkin_at: str | None = Field(default=None, examples=["2026-03-02T09:55:00-05:00"])
     patient_missed: bool | None = None
-    note: Annotated[str, StringConstraints(max_length=1000), AfterValidator(_no_nul)] | None = None
+    note: Annotated[str, StringConstraints(max_length=1000), AfterValidator(no_nul)] | None = None
 
 
 class AppointmentPatchBody(BaseModel):

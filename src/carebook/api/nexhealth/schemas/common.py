@@ -44,20 +44,20 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 """A record id in a request body."""
 
 
-def _no_nul(value: str) -> str:
+def no_nul(value: str) -> str:
     if "\x00" in value:
         raise PydanticCustomError("nul_character", "must not contain NUL characters")
     return value
 
 
-Str200 = Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_nul)]
-Str100 = Annotated[str, StringConstraints(max_length=100), AfterValidator(_no_nul)]
-Str50 = Annotated[str, StringConstraints(max_length=50), AfterValidator(_no_nul)]
-Str40 = Annotated[str, StringConstraints(max_length=40), AfterValidator(_no_nul)]
-Str64 = Annotated[str, StringConstraints(max_length=64), AfterValidator(_no_nul)]
-Str20 = Annotated[str, StringConstraints(max_length=20), AfterValidator(_no_nul)]
-Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_no_nul)]
-QueryText = Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_nul)]
+Str200 = Annotated[str, StringConstraints(max_length=200), AfterValidator(no_nul)]
+Str100 = Annotated[str, StringConstraints(max_length=100), AfterValidator(no_nul)]
+Str50 = Annotated[str, StringConstraints(max_length=50), AfterValidator(no_nul)]
+Str40 = Annotated[str, StringConstraints(max_length=40), AfterValidator(no_nul)]
+Str64 = Annotated[str, StringConstraints(max_length=64), AfterValidator(no_nul)]
+Str20 = Annotated[str, StringConstraints(max_length=20), AfterValidator(no_nul)]
+Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(no_nul)]
+QueryText = Annotated[str, StringConstraints(max_length=200), AfterValidator(no_nul)]
 """A free-text query parameter (search terms and the like)."""
 
 
@@ -71,14 +71,14 @@ def _finite(value: object) -> bool:
     return True
 
 
-def _finite_json(value: dict[str, Any]) -> dict[str, Any]:
+def finite_json(value: dict[str, Any]) -> dict[str, Any]:
     # Python's JSON parser accepts NaN and Infinity; JSON (and PostgreSQL) do not.
     if not _finite(value):
         raise PydanticCustomError("json_number", "must not contain NaN or Infinity")
     return value
 
 
-JsonObject = Annotated[dict[str, Any], AfterValidator(_finite_json)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(finite_json)]
 """A free-form JSON object, kept as given."""
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

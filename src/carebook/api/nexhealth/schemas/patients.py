@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, Field
@@ -131,24 +131,35 @@ class PatientCreated(BaseModel):
     user: PatientOut = Field(description="The patient (NexHealth calls it the user).")
 
 
+def _nested_fields(row: Patient) -> dict[str, Any]:
+    """The fields NexHealth nests in an appointment; the full patient adds to them."""
+    return {
+        "id": row.id,
+        "email": row.email,
+        "first_name": row.first_name,
+        "middle_name": row.middle_name,
+        "last_name": row.last_name,
+        "name": full_name(row.first_name, row.middle_name, row.last_name),
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "institution_id": row.institution_id,
+        "foreign_id": row.foreign_id,
+        "foreign_id_type": row.foreign_id_type,
+        "bio": dict(row.bio or {}),
+        "inactive": row.inactive,
+        "last_sync_time": row.last_sync_time,
+        "guarantor_id": row.guarantor_id,
+        "unsubscribe_sms": row.unsubscribe_sms,
+    }
+
+
+def appointment_patient_out(row: Patient) -> AppointmentPatientOut:
+    return AppointmentPatientOut(**_nested_fields(row))
+
+
 def patient_out(row: Patient) -> PatientOut:
     return PatientOut(
-        id=row.id,
-        email=row.email,
-        first_name=row.first_name,
-        middle_name=row.middle_name,
-        last_name=row.last_name,
-        name=full_name(row.first_name, row.middle_name, row.last_name),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        institution_id=row.institution_id,
-        foreign_id=row.foreign_id,
-        foreign_id_type=row.foreign_id_type,
-        bio=dict(row.bio or {}),
-        inactive=row.inactive,
-        last_sync_time=row.last_sync_time,
-        guarantor_id=row.guarantor_id,
-        unsubscribe_sms=row.unsubscribe_sms,
+        **_nested_fields(row),
         guid=row.guid,
         provider_id=row.provider_id,
         location_ids=[row.location_id] if row.location_id is not None else [],
