@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import json
 import os
 import socket
@@ -34,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import wrk
 from bench.loadgen import build_request, run
 from carebook.config import async_database_url
 from carebook.core.tenancy import create_api_key
@@ -197,6 +199,64 @@ def requests_for(
     return raw
 
 
+def wrk_config(
+    api: str, token: str, data: dict[str, Any], *, part: int, parts: int, offset: int
+) -> dict[str, Any]:
+    """What wrk's Lua script needs to compute the same requests as :func:`requests_for`, over
+    this server's share of the resources (disjoint per server, so no two clients ever meet)."""
+    tz = zone("America/New_York")
+    first_day = datetime.now(UTC).astimezone(tz).date() + timedelta(days=2)
+    # Each day's opening instant with that day's UTC offset (DST days included).
+    day_opens = [
+        int(local_datetime(first_day + timedelta(days=d), OPEN, tz).timestamp())
+        for d in range(1000)
+    ]
+    resources = [
+        {
+            "provider_id": data["providers"][r][0],
+            "provider_guid": data["providers"][r][1],
+            "patient_id": data["patients"][r][0],
+            "patient_guid": data["patients"][r][1],
+            "user_guid": data["users"][r],
+        }
+        for r in range(part, RESOURCES, parts)
+    ]
+    return {
+        "api": api,
+        "token": token,
+        "offset": offset,
+        "resources": resources,
+        "day_opens": day_opens,
+        "slots_per_day": SLOTS_PER_DAY,
+        "slot_seconds": SLOT_MINUTES * 60,
+        "type_id": data["type_id"],
+        "type_guid": data["type_guid"],
+        "mode_guid": data["mode_guid"],
+        "institution_guid": data["institution_guid"],
+        "nexhealth_path": f"/appointments?subdomain=bench&location_id={data['location_id']}",
+        "calendar_path": "/api/Calendar/PatientAppointmentPost",
+    }
+
+
+def run_wrk_everywhere(
+    bases: list[str],
+    configs: list[dict[str, Any]],
+    *,
+    clients: int,
+    seconds: float,
+) -> list[wrk.WrkResult]:
+    """One wrk per server process, at once, splitting the clients between them."""
+    shares = [
+        clients // len(bases) + (1 if i < clients % len(bases) else 0) for i in range(len(bases))
+    ]
+    with concurrent.futures.ThreadPoolExecutor(len(bases)) as pool:
+        futures = [
+            pool.submit(wrk.run_wrk, base, config, clients=share, seconds=seconds)
+            for base, config, share in zip(bases, configs, shares, strict=True)
+        ]
+        return [f.result() for f in futures]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
@@ -213,7 +273,15 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=1_000)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--api", choices=["nexhealth", "calendar", "both"], default="nexhealth")
+    parser.add_argument(
+        "--loadgen",
+        choices=["wrk", "python"],
+        default="wrk" if wrk.available() else "python",
+        help="wrk (C, light on the shared CPU; `apt-get install wrk`) or the asyncio client",
+    )
     args = parser.parse_args()
+    if args.loadgen == "wrk" and args.spread == "workers":
+        parser.error("--spread workers needs --loadgen python (one wrk per server process)")
     workers = args.workers or (1 if args.database == "sqlite" else 2)
 
     tmp = Path(tempfile.mkdtemp(prefix="carebook-bench-"))
@@ -274,14 +342,16 @@ def main() -> int:
         token = httpx.post(base + "/authenticates", headers={"Authorization": data["key"]}).json()[
             "data"
         ]["token"]
-        warm = requests_for(args.api, base, token, data, args.warmup, 0)
-        asyncio.run(run(bases, warm, clients=args.clients, max_seconds=args.seconds))
-        measured = requests_for(args.api, base, token, data, args.requests, args.warmup)
-        result = asyncio.run(run(bases, measured, clients=args.clients, max_seconds=args.seconds))
         label = (
             f"booking via {args.api} on {args.database}, {workers} process(es) "
             f"({args.spread}), {args.clients} clients"
         )
+        if args.loadgen == "wrk":
+            return measure_with_wrk(args, bases, token, data, label)
+        warm = requests_for(args.api, base, token, data, args.warmup, 0)
+        asyncio.run(run(bases, warm, clients=args.clients, max_seconds=args.seconds))
+        measured = requests_for(args.api, base, token, data, args.requests, args.warmup)
+        result = asyncio.run(run(bases, measured, clients=args.clients, max_seconds=args.seconds))
         print(result.summary(label))
         good = sum(v for k, v in result.statuses.items() if k in (200, 201))
         return 0 if good == len(result.latencies) else 1
@@ -290,6 +360,31 @@ def main() -> int:
             server.terminate()
         for server in servers:
             server.wait(timeout=15)
+
+
+def measure_with_wrk(
+    args: argparse.Namespace, bases: list[str], token: str, data: dict[str, Any], label: str
+) -> int:
+    def configs(offset: int) -> list[dict[str, Any]]:
+        return [
+            wrk_config(args.api, token, data, part=i, parts=len(bases), offset=offset)
+            for i in range(len(bases))
+        ]
+
+    warm = run_wrk_everywhere(bases, configs(0), clients=args.clients, seconds=3)
+    # Requests still in flight when wrk stops were booked too: skip well past them.
+    offset = max(w.requests for w in warm) + 10 * args.clients
+    results = run_wrk_everywhere(bases, configs(offset), clients=args.clients, seconds=args.seconds)
+    for base, result in zip(bases, results, strict=True):
+        print(result.summary(f"  {base}"))
+    total = sum(r.rate for r in results)
+    failed = sum(r.non_2xx + r.socket_errors for r in results + warm)
+    print(
+        f"{label}: {total:,.0f} bookings/s in all; "
+        f"p50 {max(r.p50_ms for r in results):.2f} ms, p99 {max(r.p99_ms for r in results):.2f} ms "
+        f"(worst process); {failed} failed (wrk)"
+    )
+    return 0 if failed == 0 else 1
 
 
 if __name__ == "__main__":
