@@ -10,12 +10,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from carebook import __version__
 from carebook.api import calendar, nexhealth
+from carebook.api.calendar import express as calendar_express
+from carebook.api.kit import express
 from carebook.api.kit.problems import Dialects, install_handlers
 from carebook.api.kit.state import AppState
 from carebook.api.nexhealth import envelope
+from carebook.api.nexhealth import express as nexhealth_express
 from carebook.config import Settings
 from carebook.db.database import Database
 
@@ -28,6 +32,28 @@ bookings and no time-zone mistakes. It speaks two booking APIs over one scheduli
 * the **Calendar API** of an ASP.NET telehealth product (`POST /api/Calendar/...`), with
   ASP.NET Web API's error shapes.
 """
+
+
+class CarebookApp(FastAPI):
+    """FastAPI, with the booking POSTs offered to the express lane first."""
+
+    express_router: express.ExpressRouter | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        router = self.express_router
+        prepare = router.match(scope) if router is not None else None
+        if prepare is None:
+            await super().__call__(scope, receive, send)
+            return
+        await express.serve(
+            prepare,
+            state=getattr(self.state, "carebook", None),
+            dialects=self.state.dialects,
+            scope=scope,
+            receive=receive,
+            send=send,
+            fallback=super().__call__,
+        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -48,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await db.dispose()
 
-    app = FastAPI(
+    app = CarebookApp(
         title="Carebook",
         version=__version__,
         description=DESCRIPTION,
@@ -60,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(nexhealth.build_router())
     app.include_router(calendar.build_router())
     app.openapi = _without_422(app.openapi)  # type: ignore[method-assign]
+    if settings.express:
+        app.express_router = express.ExpressRouter([nexhealth_express.LANE, calendar_express.LANE])
     return app
 
 

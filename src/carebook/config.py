@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # Connections per process; PostgreSQL only (SQLite writes go through one connection).
     pool_size: int = 10
     log_level: str = "info"
+    # Serve the booking POSTs through the express lane (carebook.api.kit.express); off, every
+    # request goes through FastAPI's routing. Same answers either way.
+    express: bool = True
 
     @field_validator("database_url")
     @classmethod

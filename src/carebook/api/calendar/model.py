@@ -411,8 +411,12 @@ def _media_type(header: str | None) -> tuple[str, str | None]:
 
 async def read_model(request: Request) -> CalendarBooking:
     """The request's ``AppointmentModel``; 415 for other bodies, 400 listing every bad field."""
-    media, charset = _media_type(request.headers.get("content-type"))
-    raw = await request.body()
+    return parse_model(request.headers.get("content-type"), await request.body())
+
+
+def parse_model(content_type: str | None, raw: bytes) -> CalendarBooking:
+    """:func:`read_model` of a body already read."""
+    media, charset = _media_type(content_type)
     if media not in (*JSON_TYPES, FORM_TYPE):
         if not raw.strip() and not media:
             raise _model_error("A non-empty request body is required.")

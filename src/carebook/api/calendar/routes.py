@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import Scope
@@ -18,6 +18,9 @@ from carebook.api.calendar.schedule import Schedule, schedule_out
 from carebook.api.kit.auth import PrincipalDep
 from carebook.api.kit.state import DatabaseDep
 from carebook.core import telehealth
+from carebook.core.auth import Principal
+from carebook.core.telehealth import CalendarBooking
+from carebook.db.database import Database
 
 
 class AspNetRoute(APIRoute):
@@ -98,16 +101,23 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _book(request: Request, principal: PrincipalDep, db: DatabaseDep) -> Schedule:
+async def _book(request: Request, principal: PrincipalDep, db: DatabaseDep) -> Response:
     given = await read_model(request)
+    return Response(await book_schedule(db, principal, given), media_type="application/json")
+
+
+async def book_schedule(db: Database, principal: Principal, given: CalendarBooking) -> bytes:
+    """Book ``given`` and answer the ``Schedule``'s JSON: the one translation both the route
+    and the express lane (:mod:`carebook.api.calendar.express`) use."""
     booked = await telehealth.book_appointment(db, principal, given)
-    return schedule_out(booked)
+    return schedule_out(booked).model_dump_json().encode()
 
 
-for _action, _summary in (
+ACTIONS = (
     ("PatientAppointmentPost", "Patient Book Appointment"),
     ("PatientAppointmentPost_v1", "Patient Book Appointment (v1, same behaviour)"),
-):
+)
+for _action, _summary in ACTIONS:
     router.add_api_route(
         f"{PREFIX}/{_action}",
         _book,

@@ -13,7 +13,11 @@ from carebook.core.errors import Unauthorized
 
 
 def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization")
+    return token_of(request.headers.get("authorization"))
+
+
+def token_of(header: str | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header; Unauthorized otherwise."""
     if not header:
         raise Unauthorized(
             "missing Authorization header: send 'Bearer <token>' from /authenticates"

@@ -28,7 +28,9 @@ from carebook.api.nexhealth.schemas.appointments import (
 from carebook.api.nexhealth.schemas.common import MAX_ID, PageDep, paged
 from carebook.core import booking
 from carebook.core.errors import FieldError, InvalidInput
+from carebook.core.tenancy import Tenant
 from carebook.core.time import parse_datetime
+from carebook.db.database import Database
 
 router = APIRouter(tags=["Appointments"])
 
@@ -81,6 +83,15 @@ async def create_appointment(
         bool, Query(description="Record a patient notification for delivery.")
     ] = False,
 ) -> Response:
+    content = await book_appointment(db, tenant, body, location_id, notify_patient)
+    return Response(content, status_code=201, media_type="application/json")
+
+
+async def book_appointment(
+    db: Database, tenant: Tenant, body: AppointmentCreate, location_id: int, notify_patient: bool
+) -> bytes:
+    """Book ``body`` and answer the 201 envelope's JSON: the one translation both this route
+    and the express lane (:mod:`carebook.api.nexhealth.express`) use."""
     appt = body.appt
     start, end = _parse_times(appt.start_time, appt.end_time)
     dependant = None
@@ -119,7 +130,7 @@ async def create_appointment(
         f"Note that following parameters are ignored: {', '.join(ignored)}." if ignored else None
     )
     envelope = ok(AppointmentData(appt=appointment_out(record)), count=1, description=description)
-    return respond(envelope, status_code=201)
+    return envelope.model_dump_json().encode()
 
 
 @router.get(
