@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,3 +68,57 @@ class GUID(TypeDecorator[uuid.UUID]):
         if isinstance(value, uuid.UUID):
             return value
         return uuid.UUID(str(value))
+
+
+# The hot path's statements (repositories/booking_sql.py) convert values themselves. For the two
+# types above SQLAlchemy's processor is a chain (the decorator's method, then the dialect's own
+# conversion, e.g. SQLite's text formatting of a datetime); these do the same in one step. The
+# result must be identical: tests/test_types.py compares them with SQLAlchemy's on generated
+# values.
+_SQLITE_DATETIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"  # SQLAlchemy's SQLite storage format
+
+
+def _utc_to_sqlite(value: datetime) -> str:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("naive datetime given to a UTC column")
+    v = value.astimezone(UTC)
+    return _SQLITE_DATETIME % (v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond)
+
+
+def _sqlite_to_utc(value: str) -> datetime:
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _utc_to_postgres(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(UTC)
+
+
+def _postgres_to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _uuid_of(value: str) -> uuid.UUID:
+    return uuid.UUID(value)
+
+
+Processor = Callable[[Any], Any] | None
+
+
+def bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
+    """What turns a non-None Python value into the driver's parameter for ``type_``."""
+    if isinstance(type_, UTCDateTime):
+        return _utc_to_sqlite if dialect.name == "sqlite" else _utc_to_postgres
+    if isinstance(type_, GUID):
+        return str if dialect.name == "sqlite" else None
+    return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+def result_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
+    """What turns a non-None value the driver returned into the Python value for ``type_``."""
+    if isinstance(type_, UTCDateTime):
+        return _sqlite_to_utc if dialect.name == "sqlite" else _postgres_to_utc
+    if isinstance(type_, GUID):
+        return _uuid_of if dialect.name == "sqlite" else None
+    return type_.dialect_impl(dialect).result_processor(dialect, None)

@@ -35,6 +35,7 @@ from carebook.db.repositories.availability import (
     zone_and_closures_of,
 )
 from carebook.db.tables import Appointment, WorkingHour
+from carebook.db.types import bind_processor, result_processor
 
 M = TypeVar("M")
 _Processor = Callable[[Any], Any] | None
@@ -51,10 +52,11 @@ class _Statement:
 
     def args(self, values: Mapping[str, Any]) -> list[Any]:
         constants = self.constants
-        out = []
+        out: list[Any] = []
+        append = out.append
         for name, process in zip(self.names, self.processors, strict=True):
             value = values[name] if name in values else constants[name]
-            out.append(process(value) if process is not None and value is not None else value)
+            append(value if process is None or value is None else process(value))
         return out
 
 
@@ -64,7 +66,7 @@ def _compile(statement: Any, dialect: Dialect) -> _Statement:
     binds = compiled.binds
     processors = []
     for name in names:
-        processors.append(binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+        processors.append(bind_processor(binds[name].type, dialect))
     constants = {name: bind.effective_value for name, bind in binds.items()}
     return _Statement(str(compiled), names, tuple(processors), constants)
 
@@ -84,10 +86,12 @@ class _Entity:
         """The instance whose columns start at ``offset``; None when its id is NULL."""
         if row[offset + self.id_index] is None:
             return None
-        values = {}
-        for i, (key, process) in enumerate(zip(self.keys, self.processors, strict=True)):
-            value = row[offset + i]
-            values[key] = process(value) if process is not None and value is not None else value
+        values = {
+            key: value if process is None or value is None else process(value)
+            for key, process, value in zip(
+                self.keys, self.processors, row[offset : offset + len(self.keys)], strict=True
+            )
+        }
         return _instance(self.mapper, values)
 
 
@@ -104,7 +108,7 @@ def _entity(model: type[Any], dialect: Dialect, offset: int) -> tuple[_Entity, l
         column = attr.columns[0]
         keys.append(attr.key)
         columns.append(column)
-        processors.append(column.type.dialect_impl(dialect).result_processor(dialect, None))
+        processors.append(result_processor(column.type, dialect))
     entity = _Entity(mapper, tuple(keys), tuple(processors), keys.index("id"), offset)
     return entity, columns
 
@@ -144,7 +148,7 @@ def _for(dialect: Dialect) -> _Compiled:
             {},
             _compile(ZONE_AND_CLOSURES, dialect),
             tuple(
-                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                result_processor(column.type, dialect)
                 for column in ZONE_AND_CLOSURES.selected_columns
             ),
             _compile(provider_hours_query(*hour_columns), dialect),
