@@ -1,0 +1,81 @@
+"""The booking hot path's one-step conversions equal SQLAlchemy's own processor chains."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import Dialect
+from sqlalchemy.dialects import postgresql, sqlite
+
+from carebook.db.types import GUID, UTCDateTime, bind_processor, result_processor
+
+DIALECTS: list[Dialect] = [
+    sqlite.pysqlite.dialect(),
+    postgresql.asyncpg.dialect(),  # type: ignore[no-untyped-call]
+]
+
+aware = st.datetimes(
+    min_value=datetime(1000, 1, 1),
+    max_value=datetime(9998, 12, 31),
+    timezones=st.integers(min_value=-23 * 60 + 1, max_value=23 * 60 - 1).map(
+        lambda minutes: timezone(timedelta(minutes=minutes))
+    ),
+)
+
+
+def _chain_bind(type_: Any, dialect: Dialect, value: Any) -> Any:
+    process = type_.dialect_impl(dialect).bind_processor(dialect)
+    return process(value) if process is not None else value
+
+
+def _chain_result(type_: Any, dialect: Dialect, value: Any) -> Any:
+    process = type_.dialect_impl(dialect).result_processor(dialect, None)
+    return process(value) if process is not None else value
+
+
+@pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
+@given(value=aware)
+def test_datetime_bind_and_result_equal_sqlalchemys(dialect: Dialect, value: datetime) -> None:
+    type_ = UTCDateTime()
+    fused = bind_processor(type_, dialect)
+    assert fused is not None
+    stored = _chain_bind(type_, dialect, value)
+    assert fused(value) == stored
+    assert type(fused(value)) is type(stored)
+    read = result_processor(type_, dialect)
+    assert read is not None
+    back = read(stored)
+    assert back == _chain_result(type_, dialect, stored)
+    assert back.tzinfo is UTC
+    assert back == value
+
+
+@pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
+def test_naive_datetime_is_refused(dialect: Dialect) -> None:
+    fused = bind_processor(UTCDateTime(), dialect)
+    assert fused is not None
+    with pytest.raises(ValueError, match="naive"):
+        fused(datetime(2026, 3, 8, 9, 0))
+
+
+def test_sqlite_reads_text_without_microseconds() -> None:
+    read = result_processor(UTCDateTime(), DIALECTS[0])
+    assert read is not None
+    assert read("2026-03-08 07:00:00") == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
+@given(value=st.uuids())
+def test_guid_bind_and_result_equal_sqlalchemys(dialect: Dialect, value: uuid.UUID) -> None:
+    type_ = GUID()
+    fused = bind_processor(type_, dialect)
+    stored = fused(value) if fused is not None else value
+    assert stored == _chain_bind(type_, dialect, value)
+    read = result_processor(type_, dialect)
+    back = read(stored) if read is not None else stored
+    assert back == _chain_result(type_, dialect, stored) == value
