@@ -78,6 +78,13 @@ async def prepare_postgres(admin_url: str, name: str) -> str:
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
+async def analyze(url: str) -> None:
+    engine = create_async_engine(async_database_url(url), isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text("ANALYZE"))
+    await engine.dispose()
+
+
 async def seed(url: str) -> dict[str, Any]:
     db = Database(async_database_url(url))
 
@@ -347,6 +354,7 @@ def main() -> int:
             f"({args.spread}), {args.clients} clients"
         )
         if args.loadgen == "wrk":
+            args.url = url
             return measure_with_wrk(args, bases, token, data, label)
         warm = requests_for(args.api, base, token, data, args.warmup, 0)
         asyncio.run(run(bases, warm, clients=args.clients, max_seconds=args.seconds))
@@ -372,6 +380,11 @@ def measure_with_wrk(
         ]
 
     warm = run_wrk_everywhere(bases, configs(0), clients=args.clients, seconds=3)
+    if args.database == "postgres":
+        # A live database has planner statistics (autovacuum keeps them); a freshly seeded one
+        # has none until autovacuum comes round, and plans chosen without them are not the
+        # ones production runs. ANALYZE now, with the warm-up's bookings in the table.
+        asyncio.run(analyze(args.url))
     # Requests still in flight when wrk stops were booked too: skip well past them.
     offset = max(w.requests for w in warm) + 10 * args.clients
     results = run_wrk_everywhere(bases, configs(offset), clients=args.clients, seconds=args.seconds)

@@ -735,3 +735,37 @@ async def test_ids_beyond_64_bits_are_a_400_not_a_database_error(
         "data": None,
         "count": None,
     }
+
+
+async def test_dated_hours_bind_bookings_on_other_dates_too(api: Api) -> None:
+    """A provider whose only hours are on specific dates works on those dates only: a booking
+    on a date with none of them is refused, even though the booking path reads only the hours
+    near the booking's date."""
+    clinic = await api.clinic()
+    p0 = clinic.provider_ids[0]
+    monday = next_weekday(0)
+    for day in (monday, monday + timedelta(days=28)):
+        await add_hours(
+            api, clinic, location_id=clinic.location_id, provider_id=p0, specific_date=day
+        )
+    inside = await book(
+        api, clinic, clinic.location_id, local(monday, "09:00", NY), local(monday, "09:30", NY)
+    )
+    assert inside.status_code == 201, inside.text
+    later = monday + timedelta(days=7)
+    outside = await book(
+        api, clinic, clinic.location_id, local(later, "09:00", NY), local(later, "09:30", NY)
+    )
+    assert outside.status_code == 409, outside.text
+    assert outside.json()["error"] == [
+        f"provider {p0} does not work at location {clinic.location_id} at "
+        f"{local(later, '09:00', NY)}"
+    ]
+    # And a weekly hour added later counts on every matching date, dated ones or not.
+    await add_hours(
+        api, clinic, location_id=clinic.location_id, provider_id=p0, days=["Monday"], end="10:00"
+    )
+    weekly = await book(
+        api, clinic, clinic.location_id, local(later, "09:00", NY), local(later, "09:30", NY)
+    )
+    assert weekly.status_code == 201, weekly.text

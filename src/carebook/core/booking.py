@@ -509,6 +509,7 @@ async def _book_fast(conn: DriverConnection, request: BookingRequest) -> Appoint
                 closures=found[1] if found is not None else [],
             )
         if context.has_working_hours:
+            rows = context.provider_hours
             ensure_within_hours(
                 location_id=location.id,
                 provider_id=request.provider_id,
@@ -517,12 +518,15 @@ async def _book_fast(conn: DriverConnection, request: BookingRequest) -> Appoint
                 tz=tz,
                 start=start,
                 end=end,
-                rows=await booking_sql.provider_hours(
+                rows=rows
+                if rows is not None
+                else await booking_sql.provider_hours(
                     conn,
                     institution_id=request.institution_id,
                     location_id=location.id,
                     provider_id=request.provider_id,
                 ),
+                has_hours=True,
             )
     values = _values(request, context, context.patient, None, start, end, now)
     provider_rule = repo.provider_mode(

@@ -225,6 +225,7 @@ class Database:
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         # SQLite: the driver-level writer's own connection (used only under the write lock).
         self._sqlite_driver: _SqliteDriver | None = None
+        self._sqlite_reader: _SqliteDriver | None = None
         self._checkpointer: WalCheckpointer | None = None
 
     @property
@@ -235,9 +236,10 @@ class Database:
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer = None
-        if self._sqlite_driver is not None:
-            self._sqlite_driver._conn.close()
-            self._sqlite_driver = None
+        for driver in (self._sqlite_driver, self._sqlite_reader):
+            if driver is not None:
+                driver._conn.close()
+        self._sqlite_driver = self._sqlite_reader = None
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
@@ -283,20 +285,37 @@ class Database:
                     raise
                 await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
 
+    def _open_sqlite(self) -> _SqliteDriver:
+        database = make_url(self.url).database
+        assert database is not None
+        connection = sqlite3.connect(
+            database,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=False,
+            isolation_level=None,
+        )
+        _sqlite_pragmas(connection, None)
+        return _SqliteDriver(connection, self.write_engine.dialect)
+
     def _sqlite_connection(self) -> _SqliteDriver:
         if self._sqlite_driver is None:
+            self._sqlite_driver = self._open_sqlite()
             database = make_url(self.url).database
             assert database is not None
-            connection = sqlite3.connect(
-                database,
-                timeout=BUSY_TIMEOUT_MS / 1000,
-                check_same_thread=False,
-                isolation_level=None,
-            )
-            _sqlite_pragmas(connection, None)
-            self._sqlite_driver = _SqliteDriver(connection, self.write_engine.dialect)
             self._checkpointer = WalCheckpointer(database)
         return self._sqlite_driver
+
+    async def read_driver(self, work: Callable[[DriverConnection], Awaitable[T]]) -> T:
+        """Run driver-level reads: each statement sees the database as committed when it runs
+        (SQLite: its own connection, outside the write lock, in autocommit; PostgreSQL: a pooled
+        connection in autocommit). ``work`` must not write."""
+        if self.is_sqlite:
+            if self._sqlite_reader is None:
+                self._sqlite_reader = self._open_sqlite()
+            return await work(self._sqlite_reader)
+        async with self.read_engine.connect() as sa_connection:
+            raw = await sa_connection.get_raw_connection()
+            return await work(_AsyncpgDriver(raw.driver_connection, self.read_engine.dialect))
 
     async def _write_driver_once(self, work: Callable[[DriverConnection], Awaitable[T]]) -> T:
         if self._write_lock is not None:

@@ -68,11 +68,16 @@ def ensure_within_hours(
     start: datetime,
     end: datetime,
     rows: Sequence[repo.HoursRow],
+    has_hours: bool = False,
 ) -> None:
     """Raise ``OutsideWorkingHours`` when the provider has working hours (``rows``: their active
     ones at the location) and ``[start, end)`` is not inside those that fit the operatory and the
-    appointment type (the pure half of the check)."""
-    if not rows:
+    appointment type (the pure half of the check).
+
+    ``has_hours`` says the provider has hours at the location even if ``rows`` holds none: the
+    rows were then read for the booking's dates only, and none of them falls there.
+    """
+    if not rows and not has_hours:
         return
     first, last = local_date(start, tz), local_date(end - _TICK, tz)
     hours = normalize(

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from carebook.db.repositories.availability import HoursRow
 from carebook.db.repositories.pagination import Page, PageRequest, paginate
 from carebook.db.tables import (
     Appointment,
@@ -65,6 +66,9 @@ class BookingContext:
     # For the working-hours check: any closure within a few days, any active working hours.
     closures_near: bool = True
     has_working_hours: bool = True
+    # The provider's active hours at the location that can apply near the booking, when the
+    # context query read them too (the driver path); None when they are to be read apart.
+    provider_hours: list[HoursRow] | None = None
 
 
 def context_query(*entities: Any) -> Any:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Dialect, inspect
+from sqlalchemy import Date, Dialect, and_, bindparam, inspect, or_, true
 from sqlalchemy.orm import Mapper
 
 from carebook.db.database import DriverConnection
@@ -34,7 +34,7 @@ from carebook.db.repositories.availability import (
     provider_hours_query,
     zone_and_closures_of,
 )
-from carebook.db.tables import Appointment, WorkingHour
+from carebook.db.tables import Appointment, WorkingHour, WorkingHourAppointmentType
 from carebook.db.types import bind_processor, result_processor
 
 M = TypeVar("M")
@@ -118,11 +118,44 @@ class _Compiled:
     context: _Statement
     entities: tuple[_Entity, _Entity, _Entity, _Entity, _Entity]
     flags_at: int
+    hour_in_context: _Entity
     inserts: dict[tuple[bool, bool, str | None], _Statement]
     closures: _Statement
     closures_processors: tuple[_Processor, ...]
     hours: _Statement
     hour: _Entity
+
+
+def context_with_hours(columns: Sequence[Any], hour_columns: Sequence[Any]) -> Any:
+    """The context query, outer-joined to the provider's active working hours at the location
+    (one row per hour and appointment type; a single row when there are none). Hours for a
+    specific date are read only near the booking (``first_day``..``last_day``: the booking's
+    local dates lie within), so a provider with a year of dated hours does not widen the
+    answer; weekly and recurring hours always come."""
+    return (
+        context_query(*columns)
+        .add_columns(*hour_columns, WorkingHourAppointmentType.appointment_type_id)
+        .outerjoin(
+            WorkingHour,
+            and_(
+                WorkingHour.institution_id == bindparam("institution_id"),
+                WorkingHour.location_id == bindparam("location_id"),
+                WorkingHour.provider_id == bindparam("provider_id"),
+                WorkingHour.active == true(),
+                or_(
+                    WorkingHour.specific_date.is_(None),
+                    WorkingHour.specific_date.between(
+                        bindparam("first_day", type_=Date()), bindparam("last_day", type_=Date())
+                    ),
+                ),
+            ),
+        )
+        .outerjoin(
+            WorkingHourAppointmentType,
+            WorkingHourAppointmentType.working_hour_id == WorkingHour.id,
+        )
+        .order_by(WorkingHour.id, WorkingHourAppointmentType.appointment_type_id)
+    )
 
 
 _BY_DIALECT: dict[tuple[str, str, Any], _Compiled] = {}
@@ -138,13 +171,17 @@ def _for(dialect: Dialect) -> _Compiled:
             entity, entity_columns = _entity(model, dialect, len(columns))
             entities.append(entity)
             columns.extend(entity_columns)
-        context = _compile(context_query(*columns), dialect)
         a, b, c, d, e = entities
         hour, hour_columns = _entity(WorkingHour, dialect, 0)
+        # The provider's hours ride along with the context (one round trip fewer): their
+        # columns follow the context's four flags, then the hour's appointment type id.
+        hour_in_context, _ = _entity(WorkingHour, dialect, len(columns) + 4)
+        context = _compile(context_with_hours(columns, hour_columns), dialect)
         compiled = _Compiled(
             context,
             (a, b, c, d, e),
             len(columns),
+            hour_in_context,
             {},
             _compile(ZONE_AND_CLOSURES, dialect),
             tuple(
@@ -182,12 +219,13 @@ async def load_booking_context(
         now=now,
         around=around,
     )
-    row = await conn.fetchrow(compiled.context.sql, compiled.context.args(params))
-    if row is None:
+    rows = await conn.fetch(compiled.context.sql, compiled.context.args(params))
+    if not rows:
         return BookingContext(None, None, False, None, None, None)
+    row = rows[0]
     location, provider, patient, operatory, appointment_type = compiled.entities
     n = compiled.flags_at
-    return context_of(
+    context = context_of(
         location.load(row, 0),
         provider.load(row, provider.offset),
         patient.load(row, patient.offset),
@@ -198,6 +236,12 @@ async def load_booking_context(
         row[n + 2],
         row[n + 3],
     )
+    hour = compiled.hour_in_context
+    type_at = hour.offset + len(hour.keys)
+    context.provider_hours = hours_rows(
+        (hour.load(r, hour.offset), r[type_at]) for r in rows if r[hour.offset + hour.id_index]
+    )
+    return context
 
 
 async def insert_if_free(
