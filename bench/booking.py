@@ -18,6 +18,7 @@ import asyncio
 import concurrent.futures
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -358,6 +359,8 @@ def main() -> int:
             return measure_with_wrk(args, bases, token, data, label)
         warm = requests_for(args.api, base, token, data, args.warmup, 0)
         asyncio.run(run(bases, warm, clients=args.clients, max_seconds=args.seconds))
+        if args.database == "postgres":
+            asyncio.run(analyze(url))  # as in measure_with_wrk
         measured = requests_for(args.api, base, token, data, args.requests, args.warmup)
         result = asyncio.run(run(bases, measured, clients=args.clients, max_seconds=args.seconds))
         print(result.summary(label))
@@ -368,6 +371,7 @@ def main() -> int:
             server.terminate()
         for server in servers:
             server.wait(timeout=15)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def measure_with_wrk(
