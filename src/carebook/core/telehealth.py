@@ -39,8 +39,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from carebook.core import booking
 from carebook.core.auth import Principal
 from carebook.core.errors import (
@@ -52,9 +50,10 @@ from carebook.core.errors import (
     SlotTaken,
 )
 from carebook.core.time import format_local, to_utc, utc_now, zone
-from carebook.db.database import Database
+from carebook.db.database import Database, DriverConnection
 from carebook.db.repositories import appointments as appointments_repo
 from carebook.db.repositories import telehealth as repo
+from carebook.db.repositories import telehealth_sql
 from carebook.db.repositories.appointments import AppointmentRecord
 from carebook.db.tables import (
     Appointment,
@@ -304,16 +303,14 @@ def _visit(
     return appointment_type, mode
 
 
-async def _resolve(
-    session: AsyncSession, principal: Principal, given: CalendarBooking, now: datetime
-) -> _Resolved:
-    # One round trip for every GUID of the request, each looked up in the institution only;
-    # the checks below then raise in the same order as looking each up in turn would.
-    found = _institution(
-        principal,
-        given.account_id,
-        await repo.calendar_context(
-            session,
+async def _load_context(db: Database, given: CalendarBooking) -> repo.CalendarContext | None:
+    """One round trip for every GUID of the request, each looked up in the institution only,
+    on the driver's connection (the ORM's row and instance handling was a quarter of the
+    booking's CPU)."""
+
+    async def load(conn: DriverConnection) -> repo.CalendarContext | None:
+        return await telehealth_sql.calendar_context_driver(
+            conn,
             account_id=given.account_id,
             user_id=given.user_id,
             provider_id=given.provider_id,
@@ -325,8 +322,20 @@ async def _resolve(
             service_id=given.service_id,
             referred_id=given.referred_parent_id,
             reason_ids=given.reason_ids,
-        ),
-    )
+        )
+
+    return await db.read_driver(load)
+
+
+def _resolve(
+    principal: Principal,
+    given: CalendarBooking,
+    now: datetime,
+    context: repo.CalendarContext | None,
+) -> _Resolved:
+    # ``context`` holds every record the request names (see _load_context); the checks below
+    # raise in the same order as looking each up in turn would.
+    found = _institution(principal, given.account_id, context)
     institution = found.institution
     user = found.user
     if user is None:
@@ -509,8 +518,7 @@ async def book_appointment(
     """Book ``given`` for its portal user; raises a typed domain error if it cannot be booked."""
     now = utc_now()
     check_times(given, now)
-    async with db.read() as session:
-        found = await _resolve(session, principal, given, now)
+    found = _resolve(principal, given, now, await _load_context(db, given))
     request = _booking_request(given, found)
     if request.minutes is None:
         request = replace(request, minutes=found.appointment_type.minutes)

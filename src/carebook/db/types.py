@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Dialect, Integer, String, TypeDecorator
+from sqlalchemy import BigInteger, Dialect, Float, Integer, Numeric, String, TypeDecorator
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import DateTime, TypeEngine
 
@@ -105,6 +105,10 @@ def _uuid_of(value: str) -> uuid.UUID:
 
 Processor = Callable[[Any], Any] | None
 
+# PostgreSQL's type OIDs of numeric and double precision.
+_PG_NUMERIC_OID = 1700
+_PG_FLOAT8_OID = 701
+
 
 def bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
     """What turns a non-None Python value into the driver's parameter for ``type_``."""
@@ -121,4 +125,10 @@ def result_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
         return _sqlite_to_utc if dialect.name == "sqlite" else _postgres_to_utc
     if isinstance(type_, GUID):
         return _uuid_of if dialect.name == "sqlite" else None
-    return type_.dialect_impl(dialect).result_processor(dialect, None)
+    coltype = None
+    if dialect.name == "postgresql" and isinstance(type_, Numeric):
+        # asyncpg's Numeric chooses its conversion by the result column's type OID, which
+        # SQLAlchemy takes from the cursor; a column of this type is a NUMERIC (a float8 for
+        # a Float), so that OID gives the conversion SQLAlchemy would apply.
+        coltype = _PG_FLOAT8_OID if isinstance(type_, Float) else _PG_NUMERIC_OID
+    return type_.dialect_impl(dialect).result_processor(dialect, coltype)

@@ -5,7 +5,7 @@ visit reasons, portal users, visit options). Every function on tenant data takes
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -249,10 +249,21 @@ class CalendarContext:
     reasons: dict[uuid.UUID, VisitReason]
 
 
-@lru_cache(maxsize=1)
-def _calendar_context() -> Any:
-    """Built once: the institution, outer-joined to each record the request names by
-    (institution, GUID). Absent GUIDs are bound as :data:`NO_GUID`."""
+# The positions of the entities that vary over the rows of :func:`calendar_context_query`;
+# every other entity is the same in each row.
+OPERATORY_AT = 10
+REASON_AT = 15
+
+
+@lru_cache(maxsize=64)  # one per number of distinct reasons (a request names at most 50)
+def calendar_context_query(reason_count: int) -> Any:
+    """Built once per ``reason_count`` (at least 1): the institution, outer-joined to each
+    record the request names by (institution, GUID). Absent GUIDs are bound as
+    :data:`NO_GUID`; the reasons as ``reason_0`` … (plain parameters rather than one expanding
+    IN, so the driver-level twin in ``telehealth_sql`` compiles the same statement to text).
+
+    One row per (operatory, reason) pair, ordered by both ids so that the order in which they
+    are collected does not depend on the plan."""
     user = aliased(PortalUser)
     self_patient = aliased(Patient)
     provider = aliased(Provider)
@@ -350,11 +361,82 @@ def _calendar_context() -> Any:
             reason,
             and_(
                 reason.institution_id == iid,
-                reason.guid.in_(bindparam("reason_ids", expanding=True, type_=GUID())),
+                reason.guid.in_(
+                    [bindparam(f"reason_{i}", type_=GUID()) for i in range(reason_count)]
+                ),
             ),
         )
         .where(Institution.guid == bindparam("account_id", type_=GUID()))
-        .order_by(operatory.id)
+        .order_by(operatory.id, reason.id)
+    )
+
+
+def calendar_context_params(
+    *,
+    account_id: uuid.UUID,
+    user_id: uuid.UUID,
+    provider_id: uuid.UUID | None,
+    patient_id: uuid.UUID | None,
+    parent_id: uuid.UUID | None,
+    mode_id: uuid.UUID | None,
+    type_id: uuid.UUID | None,
+    speciality_id: uuid.UUID | None,
+    service_id: uuid.UUID | None,
+    referred_id: uuid.UUID | None,
+    reason_ids: Collection[uuid.UUID],
+) -> tuple[int, dict[str, Any]]:
+    """The ``reason_count`` of :func:`calendar_context_query` for these ids, and its
+    parameters."""
+    reasons = list(dict.fromkeys(reason_ids)) or [NO_GUID]
+    params: dict[str, Any] = {
+        "account_id": account_id,
+        "user_id": user_id,
+        "provider_id": provider_id or NO_GUID,
+        "patient_id": patient_id or NO_GUID,
+        "parent_id": parent_id or NO_GUID,
+        "mode_id": mode_id or NO_GUID,
+        "type_id": type_id or NO_GUID,
+        "speciality_id": speciality_id or NO_GUID,
+        "service_id": service_id or NO_GUID,
+        "referred_id": referred_id or NO_GUID,
+    }
+    for index, reason_id in enumerate(reasons):
+        params[f"reason_{index}"] = reason_id
+    return len(reasons), params
+
+
+def calendar_context_of(
+    first: Sequence[Any],
+    operatories: Iterable[Operatory | None],
+    reasons: Iterable[VisitReason | None],
+) -> CalendarContext:
+    """The context from the entities of the first row of :func:`calendar_context_query` and
+    the operatories and reasons of all its rows, in row order (the first of each id counts)."""
+    by_id: dict[int, Operatory] = {}
+    for operatory in operatories:
+        if operatory is not None:
+            by_id.setdefault(operatory.id, operatory)
+    by_guid: dict[uuid.UUID, VisitReason] = {}
+    for reason in reasons:
+        if reason is not None:
+            by_guid.setdefault(reason.guid, reason)
+    return CalendarContext(
+        institution=first[0],
+        user=first[1],
+        self_patient=first[2],
+        provider=first[3],
+        patient=first[4],
+        parent=first[5],
+        mode=first[6],
+        type_by_guid=first[7],
+        type_of_mode=first[8],
+        location=first[9],
+        operatories=list(by_id.values()),
+        specialty_by_guid=first[11],
+        provider_specialty=first[12],
+        service=first[13],
+        referred=first[14],
+        reasons=by_guid,
     )
 
 
@@ -374,46 +456,24 @@ async def calendar_context(
     reason_ids: Collection[uuid.UUID],
 ) -> CalendarContext | None:
     """One round trip for every record a Calendar booking names; None if no institution has
-    the GUID ``account_id`` (the caller checks that the caller may reach the one found)."""
-    params = {
-        "account_id": account_id,
-        "user_id": user_id,
-        "provider_id": provider_id or NO_GUID,
-        "patient_id": patient_id or NO_GUID,
-        "parent_id": parent_id or NO_GUID,
-        "mode_id": mode_id or NO_GUID,
-        "type_id": type_id or NO_GUID,
-        "speciality_id": speciality_id or NO_GUID,
-        "service_id": service_id or NO_GUID,
-        "referred_id": referred_id or NO_GUID,
-        "reason_ids": list(set(reason_ids)) or [NO_GUID],
-    }
-    rows = (await session.execute(_calendar_context(), params)).all()
+    the GUID ``account_id`` (the caller checks that the caller may reach the one found).
+    ``telehealth_sql.calendar_context_driver`` is the same on the driver's connection."""
+    reason_count, params = calendar_context_params(
+        account_id=account_id,
+        user_id=user_id,
+        provider_id=provider_id,
+        patient_id=patient_id,
+        parent_id=parent_id,
+        mode_id=mode_id,
+        type_id=type_id,
+        speciality_id=speciality_id,
+        service_id=service_id,
+        referred_id=referred_id,
+        reason_ids=reason_ids,
+    )
+    rows = (await session.execute(calendar_context_query(reason_count), params)).all()
     if not rows:
         return None
-    first = rows[0]
-    operatories: dict[int, Operatory] = {}
-    reasons: dict[uuid.UUID, VisitReason] = {}
-    for row in rows:
-        if row[10] is not None:
-            operatories.setdefault(row[10].id, row[10])
-        if row[15] is not None:
-            reasons.setdefault(row[15].guid, row[15])
-    return CalendarContext(
-        institution=first[0],
-        user=first[1],
-        self_patient=first[2],
-        provider=first[3],
-        patient=first[4],
-        parent=first[5],
-        mode=first[6],
-        type_by_guid=first[7],
-        type_of_mode=first[8],
-        location=first[9],
-        operatories=list(operatories.values()),
-        specialty_by_guid=first[11],
-        provider_specialty=first[12],
-        service=first[13],
-        referred=first[14],
-        reasons=reasons,
+    return calendar_context_of(
+        rows[0], (row[OPERATORY_AT] for row in rows), (row[REASON_AT] for row in rows)
     )

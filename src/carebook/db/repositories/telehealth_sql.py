@@ -1,0 +1,128 @@
+"""The Calendar booking's look-up (:func:`telehealth.calendar_context`) on the driver's own
+connection.
+
+The statement is the ORM one (:func:`telehealth.calendar_context_query`), compiled once per
+dialect and number of reasons into SQL text; its rows are read into transient instances with
+the column types' own result processors, as :mod:`booking_sql` does for the NexHealth booking,
+so both paths return equal contexts without the ORM's per-row and per-instance work.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Dialect, inspect
+from sqlalchemy.orm import Mapper
+
+from carebook.db.database import DriverConnection
+from carebook.db.repositories.booking_sql import _compile, _Entity, _entity, _Statement
+from carebook.db.repositories.telehealth import (
+    OPERATORY_AT,
+    REASON_AT,
+    CalendarContext,
+    calendar_context_of,
+    calendar_context_params,
+    calendar_context_query,
+)
+
+# Statements kept per dialect: one per number of distinct reasons up to this (a request names
+# at most 50); a larger number is compiled for its call only, so the cache stays bounded.
+_MAX_CACHED_REASON_COUNT = 64
+
+
+@dataclass(frozen=True)
+class _ContextStatement:
+    statement: _Statement
+    entities: tuple[_Entity, ...]  # one per selected entity, in select order
+
+
+_BY_DIALECT: dict[tuple[str, str, Any], dict[int, _ContextStatement]] = {}
+
+
+def _compile_context(dialect: Dialect, reason_count: int) -> _ContextStatement:
+    query = calendar_context_query(reason_count)
+    selected = list(query.selected_columns)
+    entities: list[_Entity] = []
+    offset = 0
+    for description in query.column_descriptions:
+        mapper = cast("Mapper[Any]", inspect(description["entity"]).mapper)
+        entity, columns = _entity(mapper.class_, dialect, offset)
+        # The ORM selects an entity's columns in its mapper's order, which is the order
+        # _Entity reads them in; checked here (once per statement) rather than assumed.
+        keys = [column.key for column in selected[offset : offset + len(columns)]]
+        if keys != [column.key for column in columns]:
+            raise RuntimeError(f"unexpected column order for {mapper.class_.__name__}: {keys}")
+        entities.append(entity)
+        offset += len(columns)
+    if offset != len(selected):
+        raise RuntimeError("the calendar context selects more than its entities' columns")
+    return _ContextStatement(_compile(query, dialect), tuple(entities))
+
+
+def _statement(dialect: Dialect, reason_count: int) -> _ContextStatement:
+    key = (dialect.name, dialect.driver, dialect.server_version_info)
+    by_count = _BY_DIALECT.setdefault(key, {})
+    compiled = by_count.get(reason_count)
+    if compiled is None:
+        compiled = _compile_context(dialect, reason_count)
+        if reason_count <= _MAX_CACHED_REASON_COUNT:
+            by_count[reason_count] = compiled
+    return compiled
+
+
+async def calendar_context_driver(
+    conn: DriverConnection,
+    *,
+    account_id: uuid.UUID,
+    user_id: uuid.UUID,
+    provider_id: uuid.UUID | None,
+    patient_id: uuid.UUID | None,
+    parent_id: uuid.UUID | None,
+    mode_id: uuid.UUID | None,
+    type_id: uuid.UUID | None,
+    speciality_id: uuid.UUID | None,
+    service_id: uuid.UUID | None,
+    referred_id: uuid.UUID | None,
+    reason_ids: Collection[uuid.UUID],
+) -> CalendarContext | None:
+    """:func:`telehealth.calendar_context` on the driver's connection."""
+    reason_count, params = calendar_context_params(
+        account_id=account_id,
+        user_id=user_id,
+        provider_id=provider_id,
+        patient_id=patient_id,
+        parent_id=parent_id,
+        mode_id=mode_id,
+        type_id=type_id,
+        speciality_id=speciality_id,
+        service_id=service_id,
+        referred_id=referred_id,
+        reason_ids=reason_ids,
+    )
+    compiled = _statement(conn.dialect, reason_count)
+    rows = await conn.fetch(compiled.statement.sql, compiled.statement.args(params))
+    if not rows:
+        return None
+    entities = compiled.entities
+    first = rows[0]
+    fixed = [entity.load(first, entity.offset) for entity in entities]
+    if len(rows) == 1:
+        return calendar_context_of(fixed, (fixed[OPERATORY_AT],), (fixed[REASON_AT],))
+    # Only the operatory and the reason vary over the rows (one row per pair): each is read
+    # once, at its first row, as the ORM's identity map does.
+    operatory, reason = entities[OPERATORY_AT], entities[REASON_AT]
+    operatory_id_at = operatory.offset + operatory.id_index
+    reason_id_at = reason.offset + reason.id_index
+    operatories: dict[Any, Any] = {}
+    reasons: dict[Any, Any] = {}
+    for row in rows:
+        operatory_id = row[operatory_id_at]
+        if operatory_id is not None and operatory_id not in operatories:
+            operatories[operatory_id] = operatory.load(row, operatory.offset)
+        reason_id = row[reason_id_at]
+        if reason_id is not None and reason_id not in reasons:
+            reasons[reason_id] = reason.load(row, reason.offset)
+    return calendar_context_of(fixed, operatories.values(), reasons.values())
