@@ -33,7 +33,7 @@ from carebook.core.errors import DomainError
 
 logger = logging.getLogger("carebook.api")
 
-# Larger bodies go to FastAPI, which enforces the real limits; a booking is a few hundred bytes.
+# Larger bodies go to FastAPI (a booking is a few hundred bytes): the lane buffers little.
 MAX_EXPRESS_BODY = 64 * 1024
 
 
@@ -88,21 +88,21 @@ class ExpressRouter:
         return found
 
 
-async def _read_body(receive: Receive) -> tuple[bytes, bool]:
-    """The whole body, or what was read and False once it passes :data:`MAX_EXPRESS_BODY`."""
+async def _read_body(receive: Receive) -> tuple[bytes, bool, bool]:
+    """What was read of the body, whether that is all of it, and whether it stayed within
+    :data:`MAX_EXPRESS_BODY` (reading stops as soon as it does not)."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return b"".join(chunks), False
+            return b"".join(chunks), False, False
         chunk = message.get("body", b"")
         chunks.append(chunk)
         size += len(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks), True
-        if size > MAX_EXPRESS_BODY:
-            return b"".join(chunks), False
+        complete = not message.get("more_body", False)
+        if complete or size > MAX_EXPRESS_BODY:
+            return b"".join(chunks), complete, size <= MAX_EXPRESS_BODY
 
 
 def _replaying(body: bytes, complete: bool, receive: Receive) -> Receive:
@@ -143,9 +143,9 @@ async def serve(
     send: Send,
     fallback: Callable[[Scope, Receive, Send], Awaitable[None]],
 ) -> None:
-    body, complete = await _read_body(receive)
+    body, complete, small = await _read_body(receive)
     run: Run | None = None
-    if complete and state is not None:
+    if complete and small and state is not None:
         headers: dict[bytes, bytes] = {}
         unique = True
         for name, value in scope["headers"]:
