@@ -509,7 +509,8 @@ async def _book_fast(conn: DriverConnection, request: BookingRequest) -> Appoint
                 closures=found[1] if found is not None else [],
             )
         if context.has_working_hours:
-            rows = context.provider_hours
+            # The driver's context query brings the hours with it.
+            assert context.provider_hours is not None
             ensure_within_hours(
                 location_id=location.id,
                 provider_id=request.provider_id,
@@ -518,14 +519,7 @@ async def _book_fast(conn: DriverConnection, request: BookingRequest) -> Appoint
                 tz=tz,
                 start=start,
                 end=end,
-                rows=rows
-                if rows is not None
-                else await booking_sql.provider_hours(
-                    conn,
-                    institution_id=request.institution_id,
-                    location_id=location.id,
-                    provider_id=request.provider_id,
-                ),
+                rows=context.provider_hours,
                 has_hours=True,
             )
     values = _values(request, context, context.patient, None, start, end, now)

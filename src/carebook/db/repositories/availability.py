@@ -387,26 +387,6 @@ def hours_rows(rows: Iterable[tuple[WorkingHour, int | None]]) -> list[HoursRow]
     return [HoursRow(hour, frozenset(types[hour_id])) for hour_id, hour in hours.items()]
 
 
-def provider_hours_query(*entities: Any) -> Any:
-    """:func:`active_hours` for one provider at one location, for the booking check on the
-    driver's connection (:mod:`carebook.db.repositories.booking_sql`): ``entities`` are the
-    working hour's columns; the type id follows them."""
-    return (
-        select(*entities, WorkingHourAppointmentType.appointment_type_id)
-        .outerjoin(
-            WorkingHourAppointmentType,
-            WorkingHourAppointmentType.working_hour_id == WorkingHour.id,
-        )
-        .where(
-            WorkingHour.institution_id == bindparam("institution_id"),
-            WorkingHour.active.is_(True),
-            WorkingHour.location_id == bindparam("location_id"),
-            WorkingHour.provider_id == bindparam("provider_id"),
-        )
-        .order_by(WorkingHour.id)
-    )
-
-
 async def has_working_hours(session: AsyncSession, *, institution_id: int) -> bool:
     query = select(WorkingHour.id).where(WorkingHour.institution_id == institution_id).limit(1)
     return (await session.execute(query)).first() is not None

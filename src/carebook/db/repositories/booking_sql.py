@@ -29,9 +29,7 @@ from carebook.db.repositories.appointments import (
 )
 from carebook.db.repositories.availability import (
     ZONE_AND_CLOSURES,
-    HoursRow,
     hours_rows,
-    provider_hours_query,
     zone_and_closures_of,
 )
 from carebook.db.tables import Appointment, WorkingHour, WorkingHourAppointmentType
@@ -122,8 +120,6 @@ class _Compiled:
     inserts: dict[tuple[bool, bool, str | None], _Statement]
     closures: _Statement
     closures_processors: tuple[_Processor, ...]
-    hours: _Statement
-    hour: _Entity
 
 
 def context_with_hours(columns: Sequence[Any], hour_columns: Sequence[Any]) -> Any:
@@ -172,7 +168,7 @@ def _for(dialect: Dialect) -> _Compiled:
             entities.append(entity)
             columns.extend(entity_columns)
         a, b, c, d, e = entities
-        hour, hour_columns = _entity(WorkingHour, dialect, 0)
+        _, hour_columns = _entity(WorkingHour, dialect, 0)
         # The provider's hours ride along with the context (one round trip fewer): their
         # columns follow the context's four flags, then the hour's appointment type id.
         hour_in_context, _ = _entity(WorkingHour, dialect, len(columns) + 4)
@@ -188,8 +184,6 @@ def _for(dialect: Dialect) -> _Compiled:
                 result_processor(column.type, dialect)
                 for column in ZONE_AND_CLOSURES.selected_columns
             ),
-            _compile(provider_hours_query(*hour_columns), dialect),
-            hour,
         )
         _BY_DIALECT[key] = compiled
     return compiled
@@ -282,23 +276,6 @@ async def zone_and_closures(
             for row in rows
         ]
     )
-
-
-async def provider_hours(
-    conn: DriverConnection, *, institution_id: int, location_id: int, provider_id: int
-) -> list[HoursRow]:
-    """:func:`availability.active_hours` of one provider at one location, on the driver's
-    connection."""
-    compiled = _for(conn.dialect)
-    params = {
-        "institution_id": institution_id,
-        "location_id": location_id,
-        "provider_id": provider_id,
-    }
-    rows = await conn.fetch(compiled.hours.sql, compiled.hours.args(params))
-    hour = compiled.hour
-    n = len(hour.keys)
-    return hours_rows((hour.load(row, 0), row[n]) for row in rows)
 
 
 _APPOINTMENT_MAPPER = cast("Mapper[Any]", inspect(Appointment))
