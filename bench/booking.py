@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import wrk
+from bench import cpu, wrk
 from bench.loadgen import build_request, run
 from carebook.config import async_database_url
 from carebook.core.tenancy import create_api_key
@@ -76,7 +76,8 @@ async def prepare_postgres(admin_url: str, name: str) -> str:
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await conn.execute(text(f'CREATE DATABASE "{name}"'))
     await engine.dispose()
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+    # The same server and options (a unix-socket ``?host=`` included), another database.
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 async def analyze(url: str) -> None:
@@ -356,7 +357,7 @@ def main() -> int:
         )
         if args.loadgen == "wrk":
             args.url = url
-            return measure_with_wrk(args, bases, token, data, label)
+            return measure_with_wrk(args, bases, token, data, label, [s.pid for s in servers])
         warm = requests_for(args.api, base, token, data, args.warmup, 0)
         asyncio.run(run(bases, warm, clients=args.clients, max_seconds=args.seconds))
         if args.database == "postgres":
@@ -375,7 +376,12 @@ def main() -> int:
 
 
 def measure_with_wrk(
-    args: argparse.Namespace, bases: list[str], token: str, data: dict[str, Any], label: str
+    args: argparse.Namespace,
+    bases: list[str],
+    token: str,
+    data: dict[str, Any],
+    label: str,
+    server_pids: list[int],
 ) -> int:
     def configs(offset: int) -> list[dict[str, Any]]:
         return [
@@ -391,7 +397,9 @@ def measure_with_wrk(
         asyncio.run(analyze(args.url))
     # Requests still in flight when wrk stops were booked too: skip well past them.
     offset = max(w.requests for w in warm) + 10 * args.clients
+    before = cpu.snapshot(server_pids)
     results = run_wrk_everywhere(bases, configs(offset), clients=args.clients, seconds=args.seconds)
+    split = cpu.per_booking(before, cpu.snapshot(server_pids), sum(r.requests for r in results))
     for base, result in zip(bases, results, strict=True):
         print(result.summary(f"  {base}"))
     total = sum(r.rate for r in results)
@@ -401,6 +409,8 @@ def measure_with_wrk(
         f"p50 {max(r.p50_ms for r in results):.2f} ms, p99 {max(r.p99_ms for r in results):.2f} ms "
         f"(worst process); {failed} failed (wrk)"
     )
+    if split is not None:
+        print(f"  {split}")
     return 0 if failed == 0 else 1
 
 

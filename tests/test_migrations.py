@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from carebook.db.base import Base
+from carebook.db.migrate import alembic_config
 
 pytestmark = pytest.mark.anyio
 
@@ -39,3 +40,15 @@ def test_downgrade_to_empty_and_back(tmp_path: Any) -> None:
     command.upgrade(config, "head")
     command.downgrade(config, "base")
     command.upgrade(config, "head")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+asyncpg://carebook:p%40ss%25word@db.internal/carebook",
+        "postgresql+asyncpg://postgres@/carebook?host=%2Fvar%2Frun%2Fpostgresql",
+    ],
+)
+def test_a_url_with_percent_signs_reaches_alembic_unchanged(url: str) -> None:
+    """alembic keeps its options in a configparser, which treats "%" as interpolation."""
+    assert alembic_config(url).get_main_option("sqlalchemy.url") == url

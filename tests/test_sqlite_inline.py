@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carebook.db.database import Database
+from carebook.db.database import Database, DriverConnection
 
 pytestmark = pytest.mark.anyio
 
@@ -77,5 +77,42 @@ async def test_waits_for_another_process_lock_without_blocking_the_loop(tmp_path
         async with db.read() as session:
             rows = (await session.execute(text("SELECT x FROM t ORDER BY x"))).scalars().all()
         assert rows == [7, 8]
+    finally:
+        await db.dispose()
+
+
+async def test_driver_reads_never_see_a_write_in_progress(tmp_path: Path) -> None:
+    """Driver reads share the writer's connection (its page cache stays warm), so they must
+    wait for the writer's transaction: never read its uncommitted rows, and see them once
+    committed. The write below really suspends mid-transaction to give the read its chance."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'd.db'}")
+    try:
+
+        async def create(session: AsyncSession) -> None:
+            await session.execute(text("CREATE TABLE t (x INTEGER)"))
+            await session.execute(text("INSERT INTO t VALUES (1)"))
+
+        await db.write(create)
+        inserted, release = asyncio.Event(), asyncio.Event()
+
+        async def slow_write(conn: DriverConnection) -> None:
+            await conn.fetch("INSERT INTO t VALUES (2)", ())
+            inserted.set()
+            await release.wait()
+
+        async def total(conn: DriverConnection) -> int:
+            row = await conn.fetchrow("SELECT sum(x) FROM t", ())
+            assert row is not None
+            return int(row[0])
+
+        writer = asyncio.create_task(db.write_driver(slow_write))
+        await inserted.wait()
+        reader = asyncio.create_task(db.read_driver(total))
+        await asyncio.sleep(0.05)
+        assert not reader.done()  # waiting for the writer, not reading its open transaction
+        release.set()
+        await writer
+        assert await reader == 3
+        assert await db.read_driver(total) == 3
     finally:
         await db.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Dialect
+from sqlalchemy import Boolean, Dialect
 from sqlalchemy.dialects import postgresql, sqlite
 
 from carebook.db.types import GUID, UTCDateTime, bind_processor, result_processor
@@ -69,6 +70,16 @@ def test_sqlite_reads_text_without_microseconds() -> None:
     assert read("2026-03-08 07:00:00") == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
 
 
+def test_sqlite_reads_text_that_carries_an_offset_as_sqlalchemy_does() -> None:
+    """Carebook never writes it, but such text is read as SQLAlchemy's chain reads it."""
+    read = result_processor(UTCDateTime(), DIALECTS[0])
+    assert read is not None
+    text = "2026-03-08 07:00:00.250000+00:00"
+    assert read(text) == datetime(2026, 3, 8, 7, 0, 0, 250000, tzinfo=UTC)
+    assert read(text) == _chain_result(UTCDateTime(), DIALECTS[0], text)
+    assert read(text).tzinfo is UTC
+
+
 @pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
 @given(value=st.uuids())
 def test_guid_bind_and_result_equal_sqlalchemys(dialect: Dialect, value: uuid.UUID) -> None:
@@ -79,3 +90,19 @@ def test_guid_bind_and_result_equal_sqlalchemys(dialect: Dialect, value: uuid.UU
     read = result_processor(type_, dialect)
     back = read(stored) if read is not None else stored
     assert back == _chain_result(type_, dialect, stored) == value
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_booleans_are_stored_as_sqlalchemy_stores_them(value: bool) -> None:
+    """The fused path binds a bool as it is; sqlite3 stores it exactly as SQLAlchemy's int()."""
+    dialect = sqlite.pysqlite.dialect()
+    assert bind_processor(Boolean(), dialect) is None
+    assert bind_processor(Boolean(), postgresql.asyncpg.dialect()) is None  # type: ignore[no-untyped-call]
+    theirs = _chain_bind(Boolean(), dialect, value)
+    connection = sqlite3.connect(":memory:")
+    try:
+        stored = connection.execute("SELECT ?, typeof(?)", (value, value)).fetchone()
+        expected = connection.execute("SELECT ?, typeof(?)", (theirs, theirs)).fetchone()
+    finally:
+        connection.close()
+    assert stored == expected == (int(value), "integer")

@@ -215,6 +215,13 @@ async def test_every_guid_found_with_three_reasons(api: Api) -> None:
     assert found.referred.booking_details == {"source": "portal", "nested": {"n": 1}}
     assert list(found.reasons) == [cough, fever, rash]
     assert [r.name for r in found.reasons.values()] == ["Cough", "Fever", "Rash"]
+    # A record named twice is one object on both paths (the ORM's identity map; the driver
+    # shares what it read once).
+    _, by_orm = await both(api, **request_ids(setup, reason_ids=(rash, fever, cough)))
+    for context in (found, by_orm):
+        assert context.self_patient is context.parent
+        assert context.type_by_guid is context.type_of_mode
+        assert context.specialty_by_guid is context.provider_specialty
 
 
 async def test_one_reason_and_repeated_reasons(api: Api) -> None:

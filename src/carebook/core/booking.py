@@ -36,6 +36,7 @@ from carebook.core.errors import (
 )
 from carebook.core.time import format_local, to_utc, utc_now, zone
 from carebook.db.database import (
+    EXCLUSION_VIOLATION,
     Database,
     DriverConnection,
     NeedsSession,
@@ -55,7 +56,6 @@ from carebook.db.tables.appointments import (
 )
 
 NOTE_MAX_LENGTH = 1000
-EXCLUSION_VIOLATION = "23P01"
 _CLASH_BY_CONSTRAINT = {
     EXCLUDE_OPERATORY: "operatory",
     EXCLUDE_PATIENT: "patient",
@@ -114,6 +114,10 @@ class BookingRequest:
     notify_patient: bool = False
     booked_via: str = "nexhealth"
     calendar: CalendarDetails | None = None
+    # The named records as the caller has just read them, if it has (the Calendar API's GUID
+    # look-up): the driver path then reads only the facts around them. Records are used only
+    # where their ids are the request's.
+    known: booking_sql.KnownRecords | None = None
 
 
 def _check_shape(request: BookingRequest) -> list[FieldError]:
@@ -462,6 +466,21 @@ async def _book_in(session: AsyncSession, request: BookingRequest) -> Appointmen
     )
 
 
+def _knows(known: booking_sql.KnownRecords, request: BookingRequest) -> bool:
+    """Whether ``known`` holds exactly the records ``request`` names."""
+
+    def same(record: Any, record_id: int | None) -> bool:
+        return record_id is None if record is None else record.id == record_id
+
+    return (
+        known.location.id == request.location_id
+        and same(known.provider, request.provider_id)
+        and same(known.patient, request.patient_id)
+        and same(known.appointment_type, request.appointment_type_id)
+        and (request.operatory_id is None or request.operatory_id in known.operatories)
+    )
+
+
 def _fast(request: BookingRequest) -> bool:
     """Whether ``request`` is the common case :func:`_book_fast` handles: no dependant, no
     descriptors, reasons or notification."""
@@ -482,7 +501,8 @@ async def _book_fast(conn: DriverConnection, request: BookingRequest) -> Appoint
     :func:`_book_in` decides it."""
     now = utc_now()
     errors = _check_shape(request)
-    context = await booking_sql.load_booking_context(conn, **_context_keys(request, now))
+    known = request.known if request.known is not None and _knows(request.known, request) else None
+    context = await booking_sql.load_booking_context(conn, known, **_context_keys(request, now))
     errors.extend(_reference_errors(request, context))
     if errors:
         raise InvalidInput(errors)

@@ -52,8 +52,8 @@ from carebook.core.errors import (
 from carebook.core.time import format_local, to_utc, utc_now, zone
 from carebook.db.database import Database, DriverConnection
 from carebook.db.repositories import appointments as appointments_repo
+from carebook.db.repositories import booking_sql, telehealth_sql
 from carebook.db.repositories import telehealth as repo
-from carebook.db.repositories import telehealth_sql
 from carebook.db.repositories.appointments import AppointmentRecord
 from carebook.db.tables import (
     Appointment,
@@ -61,6 +61,7 @@ from carebook.db.tables import (
     AppointmentTypeMode,
     Institution,
     Location,
+    Operatory,
     Patient,
     PortalUser,
     Provider,
@@ -153,6 +154,7 @@ class _Resolved:
     guardian: Patient | None
     location: Location
     operatory_ids: list[int | None]
+    operatories: list[Operatory]
     appointment_type: AppointmentType
     mode: AppointmentTypeMode | None
     specialty: Specialty | None
@@ -403,6 +405,7 @@ def _resolve(
         guardian=guardian,
         location=location,
         operatory_ids=operatory_ids,
+        operatories=found.operatories,
         appointment_type=appointment_type,
         mode=mode,
         specialty=specialty,
@@ -434,6 +437,14 @@ def _booking_request(given: CalendarBooking, found: _Resolved) -> booking.Bookin
         )
         patient_id = found.guardian.id
     minutes = found.mode.minutes if found.mode is not None else None
+    # What the GUID look-up read, so the booking does not read these records again.
+    known = booking_sql.KnownRecords(
+        location=found.location,
+        provider=found.provider,
+        patient=patient,
+        operatories={o.id: o for o in found.operatories},
+        appointment_type=found.appointment_type,
+    )
     return booking.BookingRequest(
         institution_id=found.institution.id,
         location_id=found.location.id,
@@ -446,6 +457,7 @@ def _booking_request(given: CalendarBooking, found: _Resolved) -> booking.Bookin
         is_guardian=dependant is not None,
         dependant=dependant,
         booked_via="calendar",
+        known=known,
         calendar=booking.CalendarDetails(
             portal_user_id=found.user.id,
             mode_id=found.mode.id if found.mode is not None else None,

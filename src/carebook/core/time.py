@@ -66,10 +66,15 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# %-formatting rather than strftime: it is on every instant of every answer, and several times
+# faster.
+_UTC_FORMAT = "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ"
+
+
 def format_utc(value: datetime) -> str:
     """``2026-03-02T15:00:00.000Z``: UTC with milliseconds, as NexHealth writes instants."""
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    v = value.astimezone(UTC)
+    return _UTC_FORMAT % (v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond // 1000)
 
 
 def format_local(value: datetime, tz: tzinfo) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import MetaData
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from carebook.db.types import GUID, BigIntPK, UTCDateTime
@@ -37,6 +39,21 @@ class GuidMixin:
     guid: Mapped[uuid.UUID] = mapped_column(GUID(), unique=True, default=uuid.uuid4)
 
 
+def _created_at(context: DefaultExecutionContext) -> datetime:
+    """A new row's `updated_at` is its `created_at`, to the microsecond.
+
+    Two separate clock reads could straddle a millisecond, and the APIs show both
+    to the millisecond: a record just created would look already updated.
+    SQLAlchemy fills Python-side defaults in column order, so `created_at`
+    (declared first) is already among the parameters.
+    """
+    parameters: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    created: datetime | None = parameters.get("created_at")
+    return created if created is not None else utcnow()
+
+
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=_created_at, onupdate=utcnow
+    )

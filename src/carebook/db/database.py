@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import greenlet_spawn
 
 from carebook.db.sqlite_inline import BUSY_TIMEOUT_MS, inline_creator
 
@@ -36,6 +37,8 @@ T = TypeVar("T")
 
 # SQLSTATEs worth another try: serialization_failure, deadlock_detected.
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+# PostgreSQL's exclusion_violation: an exclusion constraint (no overlap) refused a row.
+EXCLUSION_VIOLATION = "23P01"
 MAX_ATTEMPTS = 5
 # SQLite's write lock held by another process: wait for it (asynchronously) this long at most.
 LOCKED_PATIENCE_SECONDS = 10.0
@@ -43,6 +46,11 @@ LOCKED_PATIENCE_SECONDS = 10.0
 # committing connection checkpoints by itself only once the WAL passes this many pages.
 CHECKPOINT_INTERVAL_SECONDS = 0.05
 WAL_AUTOCHECKPOINT_PAGES = 10_000
+# Each SQLite connection's page cache (SQLite's default is 2 MiB). A booking touches pages all
+# over the appointment indexes (one range per provider, patient, operatory); once those outgrow
+# the cache every booking re-reads them from the OS, and booking cost more than doubled at a few
+# thousand appointments (bench/booking.py). Memory is only taken as pages are actually cached.
+PAGE_CACHE_KIB = 64 * 1024
 
 
 def sqlstate_of(error: BaseException) -> str | None:
@@ -151,6 +159,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry | None) 
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+    cursor.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
     cursor.close()
 
 
@@ -225,7 +234,6 @@ class Database:
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         # SQLite: the driver-level writer's own connection (used only under the write lock).
         self._sqlite_driver: _SqliteDriver | None = None
-        self._sqlite_reader: _SqliteDriver | None = None
         self._checkpointer: WalCheckpointer | None = None
 
     @property
@@ -236,10 +244,9 @@ class Database:
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer = None
-        for driver in (self._sqlite_driver, self._sqlite_reader):
-            if driver is not None:
-                driver._conn.close()
-        self._sqlite_driver = self._sqlite_reader = None
+        if self._sqlite_driver is not None:
+            self._sqlite_driver._conn.close()
+        self._sqlite_driver = None
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
@@ -266,24 +273,12 @@ class Database:
         in a new transaction) when the database reports a serialization failure or deadlock, or
         (SQLite) another process holds the write lock.
         """
-        attempt = 0
-        locked_since: float | None = None
-        while True:
-            attempt += 1
-            try:
-                async with self._write_once() as session:
-                    return await work(session)
-            except DBAPIError as error:
-                if _is_locked(error):
-                    loop = asyncio.get_running_loop()
-                    locked_since = locked_since or loop.time()
-                    if loop.time() - locked_since > LOCKED_PATIENCE_SECONDS:
-                        raise
-                    await asyncio.sleep(random.uniform(0.001, 0.005))
-                    continue
-                if attempt >= MAX_ATTEMPTS or not _is_retryable(error):
-                    raise
-                await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+
+        async def once() -> T:
+            async with self._write_once() as session:
+                return await work(session)
+
+        return await _retrying(once)
 
     def _open_sqlite(self) -> _SqliteDriver:
         database = make_url(self.url).database
@@ -307,15 +302,23 @@ class Database:
 
     async def read_driver(self, work: Callable[[DriverConnection], Awaitable[T]]) -> T:
         """Run driver-level reads: each statement sees the database as committed when it runs
-        (SQLite: its own connection, outside the write lock, in autocommit; PostgreSQL: a pooled
-        connection in autocommit). ``work`` must not write."""
-        if self.is_sqlite:
-            if self._sqlite_reader is None:
-                self._sqlite_reader = self._open_sqlite()
-            return await work(self._sqlite_reader)
-        async with self.read_engine.connect() as sa_connection:
-            raw = await sa_connection.get_raw_connection()
-            return await work(_AsyncpgDriver(raw.driver_connection, self.read_engine.dialect))
+        (SQLite: the writer's connection, between its transactions, under the write lock;
+        PostgreSQL: a pooled connection in autocommit). ``work`` must not write, nor call
+        :meth:`read_driver` or :meth:`write_driver` itself (the lock is not re-entrant).
+
+        On SQLite the writer's connection, rather than one of its own: a connection drops its
+        whole page cache whenever another connection has written since its last read, which on
+        the booking path is every time, so a separate reader re-read every page of every
+        look-up. The lock is held for a few microseconds of reading; writes queue on it anyway.
+        """
+        if self._write_lock is not None:
+            async with self._write_lock:
+                try:
+                    return await work(self._sqlite_connection())
+                except sqlite3.Error as error:
+                    raise _wrap_sqlite(error) from error
+        async with _pooled_driver(self.read_engine) as pooled:
+            return await work(pooled)
 
     async def _write_driver_once(self, work: Callable[[DriverConnection], Awaitable[T]]) -> T:
         if self._write_lock is not None:
@@ -337,9 +340,8 @@ class Database:
         # a transaction its own snapshot anyway, so a read then one guarded write behaves as in
         # a transaction, with two round trips fewer). The work may write with its last
         # statement only.
-        async with self.write_engine.connect() as sa_connection:
-            raw = await sa_connection.get_raw_connection()
-            return await work(_AsyncpgDriver(raw.driver_connection, self.write_engine.dialect))
+        async with _pooled_driver(self.write_engine) as pooled:
+            return await work(pooled)
 
     async def write_driver(self, work: Callable[[DriverConnection], Awaitable[T]]) -> T:
         """Run driver-level ``work`` with the discipline of :meth:`write`: on SQLite in one
@@ -348,23 +350,43 @@ class Database:
         process's write lock. On PostgreSQL ``work`` runs in autocommit, so it may write with
         its last statement only. Errors are SQLAlchemy's exception classes, as in :meth:`write`.
         """
-        attempt = 0
-        locked_since: float | None = None
-        while True:
-            attempt += 1
-            try:
-                return await self._write_driver_once(work)
-            except DBAPIError as error:
-                if _is_locked(error):
-                    loop = asyncio.get_running_loop()
-                    locked_since = locked_since or loop.time()
-                    if loop.time() - locked_since > LOCKED_PATIENCE_SECONDS:
-                        raise
-                    await asyncio.sleep(random.uniform(0.001, 0.005))
-                    continue
-                if attempt >= MAX_ATTEMPTS or not _is_retryable(error):
+        return await _retrying(lambda: self._write_driver_once(work))
+
+
+async def _retrying(once: Callable[[], Awaitable[T]]) -> T:
+    """Run ``once`` (one whole transaction) again while the database says to: another process
+    holds SQLite's write lock (waited for, up to :data:`LOCKED_PATIENCE_SECONDS`), or a
+    serialization failure or deadlock (up to :data:`MAX_ATTEMPTS` tries, backing off)."""
+    attempt = 0
+    locked_since: float | None = None
+    while True:
+        attempt += 1
+        try:
+            return await once()
+        except DBAPIError as error:
+            if _is_locked(error):
+                loop = asyncio.get_running_loop()
+                locked_since = locked_since or loop.time()
+                if loop.time() - locked_since > LOCKED_PATIENCE_SECONDS:
                     raise
-                await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+                await asyncio.sleep(random.uniform(0.001, 0.005))
+                continue
+            if attempt >= MAX_ATTEMPTS or not _is_retryable(error):
+                raise
+            await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+
+
+@asynccontextmanager
+async def _pooled_driver(engine: AsyncEngine) -> AsyncIterator[_AsyncpgDriver]:
+    """An asyncpg connection from ``engine``'s pool (its codecs set up by SQLAlchemy), for
+    driver-level work in autocommit. Taken without an ``AsyncConnection`` around it, which
+    cost as much again as the checkout itself; given back through ``greenlet_spawn`` because
+    the pool may close the connection then (an overflow one), which awaits the driver."""
+    fairy = await engine.raw_connection()
+    try:
+        yield _AsyncpgDriver(fairy.driver_connection, engine.dialect)
+    finally:
+        await greenlet_spawn(fairy.close)
 
 
 def _wrap_sqlite(error: sqlite3.Error) -> DBAPIError:

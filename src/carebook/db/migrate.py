@@ -18,7 +18,9 @@ def alembic_config(url: str | None = None) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("file_template", "%%(year)d-%%(month).2d-%%(day).2d_%%(slug)s")
     if url:
-        config.set_main_option("sqlalchemy.url", url)
+        # The option goes through configparser's interpolation: a URL's own "%" (a percent-
+        # encoded password, a unix-socket ``?host=%2Fvar%2Frun…``) must be written "%%".
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 

@@ -7,7 +7,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Dialect, Float, Integer, Numeric, String, TypeDecorator
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Dialect,
+    Float,
+    Integer,
+    Numeric,
+    String,
+    TypeDecorator,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import DateTime, TypeEngine
 
@@ -79,14 +88,28 @@ _SQLITE_DATETIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"  # SQLAlchemy's SQLite s
 
 
 def _utc_to_sqlite(value: datetime) -> str:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("naive datetime given to a UTC column")
-    v = value.astimezone(UTC)
-    return _SQLITE_DATETIME % (v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond)
+    if value.tzinfo is not UTC:  # most values are already UTC: skip the conversion
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+    return _SQLITE_DATETIME % (
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+    )
 
 
 def _sqlite_to_utc(value: str) -> datetime:
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    # The text is naive UTC: parsing it with "+00:00" appended gives the UTC-aware value in one
+    # C call (a fifth of fromisoformat followed by replace, on every instant read).
+    try:
+        return datetime.fromisoformat(value + "+00:00")
+    except ValueError:  # not the text Carebook writes (it carries an offset already, say)
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 def _utc_to_postgres(value: datetime) -> datetime:
@@ -116,6 +139,11 @@ def bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
         return _utc_to_sqlite if dialect.name == "sqlite" else _utc_to_postgres
     if isinstance(type_, GUID):
         return str if dialect.name == "sqlite" else None
+    if isinstance(type_, Boolean):
+        # Both drivers bind a Python bool as it is (sqlite3 as the integer 1 or 0, which is
+        # what SQLAlchemy's int() makes of it; asyncpg as a boolean); SQLAlchemy's processor
+        # would only add a check that the value is a bool.
+        return None
     return type_.dialect_impl(dialect).bind_processor(dialect)
 
 

@@ -83,6 +83,11 @@ NET_TYPES = {
     "string": "System.String",
 }
 _US_FORMATS = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p")
+# Guid.Parse's digits: 32 hex digits, hyphenated or not.
+_GUID_TEXT = re.compile(
+    r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+)
+_INTEGER_TEXT = re.compile(r"[+-]?\d{1,20}")
 _MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 _FORM_REASON = re.compile(r"^reasons\[(\d{1,3})\](?:\.reasonid|\[reasonid\])$", re.IGNORECASE)
 _NET_EMPTY_DATE = datetime(1, 1, 1)
@@ -149,11 +154,7 @@ def _guid(body: _Body, name: str, value: Any) -> uuid.UUID:
         # Guid.Parse's formats: 32 digits, hyphenated, in braces or in parentheses.
         if text[:1] + text[-1:] in ("{}", "()"):
             text = text[1:-1]
-        if re.fullmatch(
-            r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
-            r"[0-9a-fA-F]{12}",
-            text,
-        ):
+        if _GUID_TEXT.fullmatch(text):
             return uuid.UUID(text)
     raise _bad_value(body, name, "guid", value)
 
@@ -221,7 +222,7 @@ def _integer(body: _Body, name: str, value: Any) -> int:
         raise _bad_value(body, name, "integer", value)
     if isinstance(value, str):
         text = value.strip()
-        if not re.fullmatch(r"[+-]?\d{1,20}", text):
+        if not _INTEGER_TEXT.fullmatch(text):
             raise _bad_value(body, name, "integer", value)
         value = int(text)
     if not isinstance(value, int):

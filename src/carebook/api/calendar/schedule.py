@@ -22,8 +22,10 @@ def aspnet_local(value: datetime | None, tz: tzinfo) -> str | None:
     if value is None:
         return None
     local = value.astimezone(tz)
-    offset = local.strftime("%z")
-    return _stamp(local) + f"{offset[:3]}:{offset[3:]}"
+    minutes = offset_minutes(value, tz)
+    sign = "-" if minutes < 0 else "+"
+    hours, minutes = divmod(abs(minutes), 60)
+    return f"{_stamp(local)}{sign}{hours:02d}:{minutes:02d}"
 
 
 def aspnet_utc(value: datetime | None) -> str | None:
@@ -33,8 +35,19 @@ def aspnet_utc(value: datetime | None) -> str | None:
     return _stamp(value.astimezone(UTC)) + "Z"
 
 
+# %-formatting: several times faster than strftime, and on every date of every answer.
+_STAMP = "%04d-%02d-%02dT%02d:%02d:%02d"
+
+
 def _stamp(value: datetime) -> str:
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    text = _STAMP % (
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+    )
     if value.microsecond:
         text += f".{value.microsecond:06d}".rstrip("0")
     return text
@@ -246,25 +259,30 @@ def schedule_out(booked: CalendarAppointment) -> Schedule:
     minutes = int((appt.end_at - appt.start_at).total_seconds() // 60)
     reason_guids = [str(r.guid) for r in booked.reasons]
     doc_ids = list(appt.doc_ids) if appt.doc_ids is not None else None
+    user_guid = str(booked.user.guid)
+    starts = aspnet_local(appt.start_at, doctor_tz)
+    type_guid = _guid(appointment_type.guid) if appointment_type else None
+    guardian_guid = _guid(guardian.guid) if guardian is not None else None
+    mode_id = mode.mode_id if mode is not None else None
     return Schedule(
         ID=str(appt.guid),
         FacilityId=str(record.location.guid),
         ResourceID=_guid(record.operatory.guid) if record.operatory is not None else None,
-        AppointmentTypeId=_guid(appointment_type.guid) if appointment_type else None,
+        AppointmentTypeId=type_guid,
         EncounterTypeModeDurationId=_guid(mode.guid) if mode is not None else None,
         ServiceId=_guid(booked.service.guid) if booked.service is not None else None,
         FromUserType="P",
-        FromUserID=str(booked.user.guid),
-        UserId=str(booked.user.guid),
+        FromUserID=user_guid,
+        UserId=user_guid,
         Reason=appt.reason,
-        AppointmentOn=aspnet_local(appt.start_at, doctor_tz),
+        AppointmentOn=starts,
         SecondaryAppointmentOn=aspnet_local(appt.secondary_start_at, doctor_tz),
-        FromDate=aspnet_local(appt.start_at, doctor_tz),
+        FromDate=starts,
         Duration=minutes,
         Note=appt.note,
         ToDate=aspnet_local(appt.end_at, doctor_tz),
         StatusId=status_id,
-        EncounterTypeModeId=mode.mode_id if mode is not None else None,
+        EncounterTypeModeId=mode_id,
         GuardianName=(
             _name(guardian.first_name, guardian.middle_name, guardian.last_name)
             if guardian is not None
@@ -279,11 +297,11 @@ def schedule_out(booked: CalendarAppointment) -> Schedule:
         SecondaryAppointmentOnUTC=aspnet_utc(appt.secondary_start_at),
         PaidAmount=float(appt.paid_amount) if appt.paid_amount is not None else None,
         AccountId=str(booked.institution.guid),
-        GuardianId=_guid(guardian.guid) if guardian is not None else None,
-        ParentId=_guid(guardian.guid) if guardian is not None else None,
+        GuardianId=guardian_guid,
+        ParentId=guardian_guid,
         PatientId=_guid(record.patient.guid) if record.patient is not None else None,
         IsGuardian=1 if appt.is_guardian else 0,
-        AppointmentModeId=mode.mode_id if mode is not None else None,
+        AppointmentModeId=mode_id,
         VisitMode=MODE_NAMES.get(mode.mode_id) if mode is not None else None,
         Doctor=doctor_name(record.provider) if record.provider is not None else None,
         MethodId=appt.payment_method_id,
@@ -296,7 +314,7 @@ def schedule_out(booked: CalendarAppointment) -> Schedule:
         PatientOffset=offset_minutes(appt.start_at, patient_tz),
         UserOffset=offset_minutes(appt.start_at, user_tz),
         StatusName=status_name,
-        EncounterTypeId=_guid(appointment_type.guid) if appointment_type else None,
+        EncounterTypeId=type_guid,
         Patient=(
             _patient(record.patient, booked.patient_tz, guardian)
             if record.patient is not None
@@ -323,6 +341,6 @@ def schedule_out(booked: CalendarAppointment) -> Schedule:
             if booked.specialty is not None
             else None
         ),
-        ModifiedBy=str(booked.user.guid),
+        ModifiedBy=user_guid,
         ModifiedOn=aspnet_utc(appt.created_at),
     )

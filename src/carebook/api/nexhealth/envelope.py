@@ -45,7 +45,8 @@ class ErrorEnvelope(BaseModel):
 
 
 def ok(data: T, *, count: int | None = None, description: str | None = None) -> Envelope[T]:
-    return Envelope[T](data=data, count=count, description=description)
+    # ``Envelope[T]`` is Envelope itself, but looking that up costs a few µs on every answer.
+    return Envelope(data=data, count=count, description=description)
 
 
 def respond(envelope: BaseModel, *, status_code: int = 200) -> Response:

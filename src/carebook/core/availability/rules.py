@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, time, timedelta, tzinfo
+from functools import lru_cache
 from typing import Literal
 
 from carebook.core.availability.intervals import Interval
@@ -28,6 +29,7 @@ RecurrenceUnit = Literal["day", "week", "month"]
 RECURRENCE_UNITS: tuple[RecurrenceUnit, ...] = ("day", "week", "month")
 
 
+@lru_cache(maxsize=1024)  # a clinic's hours use a handful of distinct times, read on every booking
 def parse_hhmm(text: str) -> time | None:
     """``"09:30"`` → 09:30; anything else (``"9:30"``, ``"24:00"``, ``"09:30:00"``) → None."""
     match = _HHMM.match(text)

@@ -10,17 +10,20 @@ values. Every statement is scoped by ``institution_id``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Date, Dialect, and_, bindparam, inspect, or_, true
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapper
 
-from carebook.db.database import DriverConnection
+from carebook.db.database import EXCLUSION_VIOLATION, DriverConnection, sqlstate_of
 from carebook.db.repositories.appointments import (
     CONTEXT_ENTITIES,
     MAX_APPOINTMENT_LENGTH,
+    PROVIDER_EXCLUSIVE,
     BookingContext,
     context_of,
     context_params,
@@ -29,14 +32,30 @@ from carebook.db.repositories.appointments import (
 )
 from carebook.db.repositories.availability import (
     ZONE_AND_CLOSURES,
+    HoursRow,
     hours_rows,
     zone_and_closures_of,
 )
-from carebook.db.tables import Appointment, WorkingHour, WorkingHourAppointmentType
+from carebook.db.tables import (
+    Appointment,
+    AppointmentType,
+    Location,
+    Operatory,
+    Patient,
+    Provider,
+    WorkingHour,
+    WorkingHourAppointmentType,
+)
 from carebook.db.types import bind_processor, result_processor
 
 M = TypeVar("M")
 _Processor = Callable[[Any], Any] | None
+
+
+def _converted(processors: Sequence[_Processor]) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+    """(position, processor) of the values that need converting: most pass through as they
+    are, so the loops below visit only these."""
+    return tuple((i, process) for i, process in enumerate(processors) if process is not None)
 
 
 @dataclass(frozen=True)
@@ -44,18 +63,47 @@ class _Statement:
     """SQL text for one dialect, and how to turn named values into its positional arguments."""
 
     sql: str
-    names: tuple[str, ...]
+    names: tuple[str, ...]  # one per placeholder: a name used twice is listed twice
     processors: tuple[_Processor, ...]
     constants: Mapping[str, Any]
+    _get: Callable[[Mapping[str, Any]], Any] = field(init=False, repr=False, compare=False)
+    _convert: tuple[tuple[int, Callable[[Any], Any]], ...] = field(
+        init=False, repr=False, compare=False
+    )
+    _spread: Callable[[Sequence[Any]], Any] | None = field(init=False, repr=False, compare=False)
 
-    def args(self, values: Mapping[str, Any]) -> list[Any]:
-        constants = self.constants
-        out: list[Any] = []
-        append = out.append
-        for name, process in zip(self.names, self.processors, strict=True):
-            value = values[name] if name in values else constants[name]
-            append(value if process is None or value is None else process(value))
-        return out
+    def __post_init__(self) -> None:
+        # Taking every value in one C call, converting the few that need it (once per name,
+        # though the guarded insert's probes repeat the times), then laying them out per
+        # placeholder, is a fraction of a per-placeholder Python loop over sixty-odd arguments.
+        unique = tuple(dict.fromkeys(self.names))
+        processor_of = dict(zip(self.names, self.processors, strict=True))
+        getter = itemgetter(*unique) if unique else (lambda _values: ())
+        if len(unique) == 1:
+            getter = _one(getter)
+        object.__setattr__(self, "_get", getter)
+        object.__setattr__(self, "_convert", _converted([processor_of[n] for n in unique]))
+        positions = [unique.index(name) for name in self.names]
+        # (A repeated name means at least two placeholders, so this itemgetter gives a tuple.)
+        spread: Callable[[Sequence[Any]], Any] | None = (
+            None if len(unique) == len(self.names) else itemgetter(*positions)
+        )
+        object.__setattr__(self, "_spread", spread)
+
+    def args(self, values: Mapping[str, Any]) -> Sequence[Any]:
+        """The positional arguments: each name's value from ``values``, else the statement's
+        own (a literal bound at build time)."""
+        out = list(self._get({**self.constants, **values}))
+        for i, process in self._convert:
+            value = out[i]
+            if value is not None:
+                out[i] = process(value)
+        return out if self._spread is None else self._spread(out)
+
+
+def _one(getter: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, ...]]:
+    """``itemgetter`` of a single item returns the item, not a 1-tuple: make it a tuple."""
+    return lambda values: (getter(values),)
 
 
 def _compile(statement: Any, dialect: Dialect) -> _Statement:
@@ -79,17 +127,23 @@ class _Entity:
     processors: tuple[_Processor, ...]
     id_index: int
     offset: int  # of its first column in the row
+    _convert: tuple[tuple[str, int, Callable[[Any], Any]], ...] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        converted = tuple((self.keys[i], i, process) for i, process in _converted(self.processors))
+        object.__setattr__(self, "_convert", converted)
 
     def load(self, row: Sequence[Any], offset: int) -> Any:
         """The instance whose columns start at ``offset``; None when its id is NULL."""
         if row[offset + self.id_index] is None:
             return None
-        values = {
-            key: value if process is None or value is None else process(value)
-            for key, process, value in zip(
-                self.keys, self.processors, row[offset : offset + len(self.keys)], strict=True
-            )
-        }
+        values = dict(zip(self.keys, row[offset : offset + len(self.keys)], strict=True))
+        for key, i, process in self._convert:
+            value = row[offset + i]
+            if value is not None:
+                values[key] = process(value)
         return _instance(self.mapper, values)
 
 
@@ -117,6 +171,10 @@ class _Compiled:
     entities: tuple[_Entity, _Entity, _Entity, _Entity, _Entity]
     flags_at: int
     hour_in_context: _Entity
+    # The same statement selecting only the five records' ids: what load_booking_context
+    # reads when the caller holds the records.
+    facts: _Statement
+    hour_in_facts: _Entity
     inserts: dict[tuple[bool, bool, str | None], _Statement]
     closures: _Statement
     closures_processors: tuple[_Processor, ...]
@@ -173,11 +231,15 @@ def _for(dialect: Dialect) -> _Compiled:
         # columns follow the context's four flags, then the hour's appointment type id.
         hour_in_context, _ = _entity(WorkingHour, dialect, len(columns) + 4)
         context = _compile(context_with_hours(columns, hour_columns), dialect)
+        ids = [model.id for model in CONTEXT_ENTITIES]
+        hour_in_facts, _ = _entity(WorkingHour, dialect, len(ids) + 4)
         compiled = _Compiled(
             context,
             (a, b, c, d, e),
             len(columns),
             hour_in_context,
+            _compile(context_with_hours(ids, hour_columns), dialect),
+            hour_in_facts,
             {},
             _compile(ZONE_AND_CLOSURES, dialect),
             tuple(
@@ -189,8 +251,21 @@ def _for(dialect: Dialect) -> _Compiled:
     return compiled
 
 
+@dataclass(frozen=True)
+class KnownRecords:
+    """The records a booking names, as its caller has just read them in the same institution
+    (the Calendar API reads them by GUID). ``operatories`` by id."""
+
+    location: Location
+    provider: Provider | None
+    patient: Patient | None
+    operatories: Mapping[int, Operatory]
+    appointment_type: AppointmentType | None
+
+
 async def load_booking_context(
     conn: DriverConnection,
+    known: KnownRecords | None = None,
     *,
     institution_id: int,
     location_id: int,
@@ -201,8 +276,18 @@ async def load_booking_context(
     now: datetime,
     around: date,
 ) -> BookingContext:
-    """:func:`appointments.load_booking_context` on the driver's connection."""
+    """:func:`appointments.load_booking_context` on the driver's connection.
+
+    With ``known`` (records the caller already holds, the request's own) the same statement
+    selects only the records' ids (whether each is still there) with the flags and working
+    hours, so their columns are not read and converted a second time; the context carries
+    ``known``'s records where the ids are found."""
     compiled = _for(conn.dialect)
+    statement, hour = (
+        (compiled.context, compiled.hour_in_context)
+        if known is None
+        else (compiled.facts, compiled.hour_in_facts)
+    )
     params = context_params(
         institution_id=institution_id,
         location_id=location_id,
@@ -213,44 +298,73 @@ async def load_booking_context(
         now=now,
         around=around,
     )
-    rows = await conn.fetch(compiled.context.sql, compiled.context.args(params))
+    rows = await conn.fetch(statement.sql, statement.args(params))
     if not rows:
         return BookingContext(None, None, False, None, None, None)
     row = rows[0]
-    location, provider, patient, operatory, appointment_type = compiled.entities
-    n = compiled.flags_at
-    context = context_of(
-        location.load(row, 0),
-        provider.load(row, provider.offset),
-        patient.load(row, patient.offset),
-        operatory.load(row, operatory.offset),
-        appointment_type.load(row, appointment_type.offset),
-        row[n],
-        row[n + 1],
-        row[n + 2],
-        row[n + 3],
-    )
-    hour = compiled.hour_in_context
+    if known is None:
+        records = [entity.load(row, entity.offset) for entity in compiled.entities]
+        flags_at = compiled.flags_at
+    else:
+        records = _still_there(known, row, operatory_id)
+        flags_at = len(records)
+    context = context_of(*records, *row[flags_at : flags_at + 4])
+    context.provider_hours = _hours(hour, rows)
+    return context
+
+
+def _still_there(known: KnownRecords, ids: Sequence[Any], operatory_id: int | None) -> list[Any]:
+    """``known``'s five records (in the context's order) where the facts statement found their
+    ids, None where it did not."""
+    operatory = known.operatories.get(operatory_id) if operatory_id is not None else None
+    held = [known.location, known.provider, known.patient, operatory, known.appointment_type]
+    return [
+        record if record is not None and record.id == found else None
+        for record, found in zip(held, ids[: len(held)], strict=True)
+    ]
+
+
+def _hours(hour: _Entity, rows: Sequence[Sequence[Any]]) -> list[HoursRow]:
+    """The working hours that ride along with the context rows (none: a single row of NULLs)."""
     type_at = hour.offset + len(hour.keys)
-    context.provider_hours = hours_rows(
+    return hours_rows(
         (hour.load(r, hour.offset), r[type_at]) for r in rows if r[hour.offset + hour.id_index]
     )
-    return context
+
+
+def probes_left(
+    dialect: Dialect, operatory: bool, patient: bool, provider: str | None
+) -> tuple[bool, bool, str | None]:
+    """The overlap probes the insert must make itself on ``dialect``: on PostgreSQL the
+    exclusion constraints already refuse an overlapping operatory, patient, or provider where
+    neither row allows overlap, so only the provider rules they do not express are probed."""
+    if dialect.name != "postgresql":
+        return operatory, patient, provider
+    return False, False, None if provider == PROVIDER_EXCLUSIVE else provider
 
 
 async def insert_if_free(
     conn: DriverConnection, values: dict[str, Any], *, provider_rule: str
 ) -> int | None:
-    """:func:`appointments.insert_if_free` on the driver's connection."""
+    """:func:`appointments.insert_if_free` on the driver's connection: the new id, or None
+    when something is in the way (found by the statement's probe or, for what is left to the
+    exclusion constraints, by the constraint; either way nothing is written)."""
     compiled = _for(conn.dialect)
     rule = provider_rule if values["provider_id"] is not None else None
-    shape = (values["operatory_id"] is not None, values["patient_id"] is not None, rule)
+    shape = probes_left(
+        conn.dialect, values["operatory_id"] is not None, values["patient_id"] is not None, rule
+    )
     statement = compiled.inserts.get(shape)
     if statement is None:
         statement = _compile(guarded_insert(*shape), conn.dialect)
         compiled.inserts[shape] = statement
     params = {**values, "earliest_start": values["start_at"] - MAX_APPOINTMENT_LENGTH}
-    row = await conn.fetchrow(statement.sql, statement.args(params))
+    try:
+        row = await conn.fetchrow(statement.sql, statement.args(params))
+    except IntegrityError as error:
+        if sqlstate_of(error) == EXCLUSION_VIOLATION:
+            return None  # the statement ran alone (autocommit): it left nothing behind
+        raise
     return None if row is None else int(row[0])
 
 

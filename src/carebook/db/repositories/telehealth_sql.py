@@ -108,7 +108,17 @@ async def calendar_context_driver(
         return None
     entities = compiled.entities
     first = rows[0]
-    fixed = [entity.load(first, entity.offset) for entity in entities]
+    # A record named twice (the user's own patient booked as the patient, the visit option's
+    # type given by GUID too) is read once and shared, as the ORM's identity map does.
+    loaded: dict[tuple[Any, Any], Any] = {}
+    fixed = []
+    for entity in entities:
+        identity = (entity.mapper, first[entity.offset + entity.id_index])
+        instance = loaded.get(identity) if identity[1] is not None else None
+        if instance is None:
+            instance = entity.load(first, entity.offset)
+            loaded[identity] = instance
+        fixed.append(instance)
     if len(rows) == 1:
         return calendar_context_of(fixed, (fixed[OPERATORY_AT],), (fixed[REASON_AT],))
     # Only the operatory and the reason vary over the rows (one row per pair): each is read
