@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 from sqlalchemy import Boolean, Dialect
 from sqlalchemy.dialects import postgresql, sqlite
 
-from carebook.db.types import GUID, UTCDateTime, bind_processor, result_processor
+from carebook.db.types import (
+    GUID,
+    GUID_CACHE_SIZE,
+    UTCDateTime,
+    bind_processor,
+    guid_of,
+    guid_text,
+    result_processor,
+)
 
 DIALECTS: list[Dialect] = [
     sqlite.pysqlite.dialect(),
@@ -90,6 +98,19 @@ def test_guid_bind_and_result_equal_sqlalchemys(dialect: Dialect, value: uuid.UU
     read = result_processor(type_, dialect)
     back = read(stored) if read is not None else stored
     assert back == _chain_result(type_, dialect, stored) == value
+
+
+def test_guid_conversions_are_remembered_and_bounded() -> None:
+    value = uuid.uuid4()
+    text = guid_text(value)
+    assert text == str(value)
+    assert guid_text(value) is text  # the second time from the cache
+    assert guid_of(text) == value
+    assert guid_of(text.upper()) == value
+    assert guid_of(text) is guid_of(text)
+    for _ in range(GUID_CACHE_SIZE + 10):
+        guid_text(uuid.uuid4())
+    assert guid_text.cache_info().currsize == GUID_CACHE_SIZE
 
 
 @pytest.mark.parametrize("value", [True, False])

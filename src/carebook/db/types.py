@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -122,8 +123,22 @@ def _postgres_to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def _uuid_of(value: str) -> uuid.UUID:
+# GUIDs recur from booking to booking (the institution, location, visit types, the same
+# providers and patients), and parsing one (``uuid.UUID(text)``) or writing one (``str``) costs
+# a microsecond or so of Python each; a Calendar booking does each a dozen times and more.
+# UUIDs are immutable, so a bounded cache of both conversions is safe to share.
+GUID_CACHE_SIZE = 8192
+
+
+@functools.lru_cache(maxsize=GUID_CACHE_SIZE)
+def guid_of(value: str) -> uuid.UUID:
     return uuid.UUID(value)
+
+
+@functools.lru_cache(maxsize=GUID_CACHE_SIZE)
+def guid_text(value: uuid.UUID) -> str:
+    """``str(value)``, remembered for the GUIDs seen most recently."""
+    return str(value)
 
 
 Processor = Callable[[Any], Any] | None
@@ -138,7 +153,7 @@ def bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
     if isinstance(type_, UTCDateTime):
         return _utc_to_sqlite if dialect.name == "sqlite" else _utc_to_postgres
     if isinstance(type_, GUID):
-        return str if dialect.name == "sqlite" else None
+        return guid_text if dialect.name == "sqlite" else None
     if isinstance(type_, Boolean):
         # Both drivers bind a Python bool as it is (sqlite3 as the integer 1 or 0, which is
         # what SQLAlchemy's int() makes of it; asyncpg as a boolean); SQLAlchemy's processor
@@ -152,7 +167,7 @@ def result_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
     if isinstance(type_, UTCDateTime):
         return _sqlite_to_utc if dialect.name == "sqlite" else _postgres_to_utc
     if isinstance(type_, GUID):
-        return _uuid_of if dialect.name == "sqlite" else None
+        return guid_of if dialect.name == "sqlite" else None
     coltype = None
     if dialect.name == "postgresql" and isinstance(type_, Numeric):
         # asyncpg's Numeric chooses its conversion by the result column's type OID, which

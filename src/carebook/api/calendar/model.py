@@ -34,6 +34,7 @@ from starlette.exceptions import HTTPException
 from carebook.core.errors import FieldError, InvalidInput
 from carebook.core.telehealth import CalendarBooking
 from carebook.core.time import parse_datetime
+from carebook.db.types import guid_of
 
 JSON_TYPES = ("application/json", "text/json")
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -155,7 +156,7 @@ def _guid(body: _Body, name: str, value: Any) -> uuid.UUID:
         if text[:1] + text[-1:] in ("{}", "()"):
             text = text[1:-1]
         if _GUID_TEXT.fullmatch(text):
-            return uuid.UUID(text)
+            return guid_of(text)
     raise _bad_value(body, name, "guid", value)
 
 

@@ -8,6 +8,7 @@ zone with its offset (``2026-02-03T21:03:34-06:00``, fractions only when there a
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, tzinfo
 
 from pydantic import BaseModel, ConfigDict
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from carebook.core.telehealth import MODE_NAMES, CalendarAppointment
 from carebook.core.time import offset_minutes, zone
 from carebook.db import tables
+from carebook.db.types import guid_text
 
 
 def aspnet_local(value: datetime | None, tz: tzinfo) -> str | None:
@@ -200,8 +202,8 @@ class Schedule(_Out):
     Modified: None = None
 
 
-def _guid(value: object) -> str | None:
-    return str(value) if value is not None else None
+def _guid(value: uuid.UUID | None) -> str | None:
+    return guid_text(value) if value is not None else None
 
 
 def doctor_name(provider: tables.Provider) -> str:
@@ -212,7 +214,7 @@ def doctor_name(provider: tables.Provider) -> str:
 
 def _patient(patient: tables.Patient, tz: str, guardian: tables.Patient | None) -> SchedulePatient:
     return SchedulePatient(
-        ID=str(patient.guid),
+        ID=guid_text(patient.guid),
         FirstName=patient.first_name,
         MiddleName=patient.middle_name,
         LastName=patient.last_name,
@@ -229,7 +231,7 @@ def _patient(patient: tables.Patient, tz: str, guardian: tables.Patient | None) 
 def _facility(location: tables.Location) -> ScheduleFacility:
     address = ", ".join(p for p in (location.street_address, location.street_address_2) if p)
     return ScheduleFacility(
-        ID=str(location.guid),
+        ID=guid_text(location.guid),
         Name=location.name,
         TimeZone=location.tz,
         Address=address or None,
@@ -243,7 +245,9 @@ def _facility(location: tables.Location) -> ScheduleFacility:
 def _resource(operatory: tables.Operatory | None) -> ScheduleResource | None:
     if operatory is None:
         return None
-    return ScheduleResource(ID=str(operatory.guid), Name=operatory.display_name or operatory.name)
+    return ScheduleResource(
+        ID=guid_text(operatory.guid), Name=operatory.display_name or operatory.name
+    )
 
 
 def schedule_out(booked: CalendarAppointment) -> Schedule:
@@ -257,16 +261,16 @@ def schedule_out(booked: CalendarAppointment) -> Schedule:
     guardian = booked.guardian
     status_id, status_name = booked.status
     minutes = int((appt.end_at - appt.start_at).total_seconds() // 60)
-    reason_guids = [str(r.guid) for r in booked.reasons]
+    reason_guids = [guid_text(r.guid) for r in booked.reasons]
     doc_ids = list(appt.doc_ids) if appt.doc_ids is not None else None
-    user_guid = str(booked.user.guid)
+    user_guid = guid_text(booked.user.guid)
     starts = aspnet_local(appt.start_at, doctor_tz)
     type_guid = _guid(appointment_type.guid) if appointment_type else None
     guardian_guid = _guid(guardian.guid) if guardian is not None else None
     mode_id = mode.mode_id if mode is not None else None
     return Schedule(
-        ID=str(appt.guid),
-        FacilityId=str(record.location.guid),
+        ID=str(appt.guid),  # new every time: not worth remembering
+        FacilityId=guid_text(record.location.guid),
         ResourceID=_guid(record.operatory.guid) if record.operatory is not None else None,
         AppointmentTypeId=type_guid,
         EncounterTypeModeDurationId=_guid(mode.guid) if mode is not None else None,
@@ -296,7 +300,7 @@ def schedule_out(booked: CalendarAppointment) -> Schedule:
         AppointmentOnUTC=aspnet_utc(appt.start_at),
         SecondaryAppointmentOnUTC=aspnet_utc(appt.secondary_start_at),
         PaidAmount=float(appt.paid_amount) if appt.paid_amount is not None else None,
-        AccountId=str(booked.institution.guid),
+        AccountId=guid_text(booked.institution.guid),
         GuardianId=guardian_guid,
         ParentId=guardian_guid,
         PatientId=_guid(record.patient.guid) if record.patient is not None else None,
@@ -322,7 +326,7 @@ def schedule_out(booked: CalendarAppointment) -> Schedule:
         ),
         EncounterType=(
             ScheduleEncounterType(
-                ID=str(appointment_type.guid),
+                ID=guid_text(appointment_type.guid),
                 Name=appointment_type.name,
                 Duration=appointment_type.minutes,
             )
@@ -334,7 +338,7 @@ def schedule_out(booked: CalendarAppointment) -> Schedule:
         Facility=_facility(record.location),
         Speciality=(
             ScheduleSpeciality(
-                ID=str(booked.specialty.guid),
+                ID=guid_text(booked.specialty.guid),
                 Name=booked.specialty.name,
                 Code=booked.specialty.code,
             )
