@@ -157,11 +157,12 @@ def comparable(context: repo.CalendarContext | None) -> dict[str, Any] | None:
 
 async def both(api: Api, **ids: Any) -> tuple[repo.CalendarContext | None, Any]:
     """The driver's context (for further checks) and, asserted equal, the ORM's."""
+    lookup = repo.CalendarLookup(**ids)
     async with api.db.read() as session:
-        by_orm = await repo.calendar_context(session, **ids)
+        by_orm = await repo.calendar_context(session, lookup)
 
     async def load(conn: DriverConnection) -> repo.CalendarContext | None:
-        return await telehealth_sql.calendar_context_driver(conn, **ids)
+        return await telehealth_sql.calendar_context_driver(conn, lookup)
 
     by_driver = await api.db.read_driver(load)
     assert comparable(by_driver) == comparable(by_orm)

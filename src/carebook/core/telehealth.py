@@ -310,21 +310,22 @@ async def _load_context(db: Database, given: CalendarBooking) -> repo.CalendarCo
     on the driver's connection (the ORM's row and instance handling was a quarter of the
     booking's CPU)."""
 
+    lookup = repo.CalendarLookup(
+        account_id=given.account_id,
+        user_id=given.user_id,
+        provider_id=given.provider_id,
+        patient_id=given.patient_id,
+        parent_id=given.parent_id,
+        mode_id=given.encounter_type_mode_duration_id,
+        type_id=given.encounter_type_id,
+        speciality_id=given.speciality_id,
+        service_id=given.service_id,
+        referred_id=given.referred_parent_id,
+        reason_ids=given.reason_ids,
+    )
+
     async def load(conn: DriverConnection) -> repo.CalendarContext | None:
-        return await telehealth_sql.calendar_context_driver(
-            conn,
-            account_id=given.account_id,
-            user_id=given.user_id,
-            provider_id=given.provider_id,
-            patient_id=given.patient_id,
-            parent_id=given.parent_id,
-            mode_id=given.encounter_type_mode_duration_id,
-            type_id=given.encounter_type_id,
-            speciality_id=given.speciality_id,
-            service_id=given.service_id,
-            referred_id=given.referred_parent_id,
-            reason_ids=given.reason_ids,
-        )
+        return await telehealth_sql.calendar_context_driver(conn, lookup)
 
     return await db.read_driver(load)
 

@@ -119,24 +119,22 @@ class _AsyncpgDriver:
         self.dialect = dialect
 
     async def fetchrow(self, sql: str, args: Sequence[Any]) -> Sequence[Any] | None:
-        try:
-            row: Sequence[Any] | None = await self._conn.fetchrow(sql, *args)
-        except Exception as error:
-            wrapped = _asyncpg_error(error, sql, args)
-            if wrapped is None:
-                raise
-            raise wrapped from error
+        row: Sequence[Any] | None = await self._run(self._conn.fetchrow, sql, args)
         return row
 
     async def fetch(self, sql: str, args: Sequence[Any]) -> Sequence[Sequence[Any]]:
+        rows: Sequence[Sequence[Any]] = await self._run(self._conn.fetch, sql, args)
+        return rows
+
+    @staticmethod
+    async def _run(method: Callable[..., Awaitable[Any]], sql: str, args: Sequence[Any]) -> Any:
         try:
-            rows: Sequence[Sequence[Any]] = await self._conn.fetch(sql, *args)
+            return await method(sql, *args)
         except Exception as error:
             wrapped = _asyncpg_error(error, sql, args)
             if wrapped is None:
                 raise
             raise wrapped from error
-        return rows
 
 
 def _asyncpg_error(error: Exception, sql: str, args: Sequence[Any]) -> DBAPIError | None:
@@ -280,11 +278,14 @@ class Database:
 
         return await _retrying(once)
 
-    def _open_sqlite(self) -> _SqliteDriver:
+    def _sqlite_path(self) -> str:
         database = make_url(self.url).database
         assert database is not None
+        return database
+
+    def _open_sqlite(self) -> _SqliteDriver:
         connection = sqlite3.connect(
-            database,
+            self._sqlite_path(),
             timeout=BUSY_TIMEOUT_MS / 1000,
             check_same_thread=False,
             isolation_level=None,
@@ -295,9 +296,7 @@ class Database:
     def _sqlite_connection(self) -> _SqliteDriver:
         if self._sqlite_driver is None:
             self._sqlite_driver = self._open_sqlite()
-            database = make_url(self.url).database
-            assert database is not None
-            self._checkpointer = WalCheckpointer(database)
+            self._checkpointer = WalCheckpointer(self._sqlite_path())
         return self._sqlite_driver
 
     async def read_driver(self, work: Callable[[DriverConnection], Awaitable[T]]) -> T:

@@ -371,38 +371,42 @@ def calendar_context_query(reason_count: int) -> Any:
     )
 
 
-def calendar_context_params(
-    *,
-    account_id: uuid.UUID,
-    user_id: uuid.UUID,
-    provider_id: uuid.UUID | None,
-    patient_id: uuid.UUID | None,
-    parent_id: uuid.UUID | None,
-    mode_id: uuid.UUID | None,
-    type_id: uuid.UUID | None,
-    speciality_id: uuid.UUID | None,
-    service_id: uuid.UUID | None,
-    referred_id: uuid.UUID | None,
-    reason_ids: Collection[uuid.UUID],
-) -> tuple[int, dict[str, Any]]:
-    """The ``reason_count`` of :func:`calendar_context_query` for these ids, and its
-    parameters."""
-    reasons = list(dict.fromkeys(reason_ids)) or [NO_GUID]
-    params: dict[str, Any] = {
-        "account_id": account_id,
-        "user_id": user_id,
-        "provider_id": provider_id or NO_GUID,
-        "patient_id": patient_id or NO_GUID,
-        "parent_id": parent_id or NO_GUID,
-        "mode_id": mode_id or NO_GUID,
-        "type_id": type_id or NO_GUID,
-        "speciality_id": speciality_id or NO_GUID,
-        "service_id": service_id or NO_GUID,
-        "referred_id": referred_id or NO_GUID,
-    }
-    for index, reason_id in enumerate(reasons):
-        params[f"reason_{index}"] = reason_id
-    return len(reasons), params
+@dataclass(frozen=True)
+class CalendarLookup:
+    """The GUIDs a Calendar booking names (absent ones None), for :func:`calendar_context` and
+    its driver-level twin."""
+
+    account_id: uuid.UUID
+    user_id: uuid.UUID
+    provider_id: uuid.UUID | None
+    patient_id: uuid.UUID | None
+    parent_id: uuid.UUID | None
+    mode_id: uuid.UUID | None
+    type_id: uuid.UUID | None
+    speciality_id: uuid.UUID | None
+    service_id: uuid.UUID | None
+    referred_id: uuid.UUID | None
+    reason_ids: Collection[uuid.UUID]
+
+    def params(self) -> tuple[int, dict[str, Any]]:
+        """The ``reason_count`` of :func:`calendar_context_query` for these ids, and its
+        parameters."""
+        reasons = list(dict.fromkeys(self.reason_ids)) or [NO_GUID]
+        params: dict[str, Any] = {
+            "account_id": self.account_id,
+            "user_id": self.user_id,
+            "provider_id": self.provider_id or NO_GUID,
+            "patient_id": self.patient_id or NO_GUID,
+            "parent_id": self.parent_id or NO_GUID,
+            "mode_id": self.mode_id or NO_GUID,
+            "type_id": self.type_id or NO_GUID,
+            "speciality_id": self.speciality_id or NO_GUID,
+            "service_id": self.service_id or NO_GUID,
+            "referred_id": self.referred_id or NO_GUID,
+        }
+        for index, reason_id in enumerate(reasons):
+            params[f"reason_{index}"] = reason_id
+        return len(reasons), params
 
 
 def calendar_context_of(
@@ -440,37 +444,11 @@ def calendar_context_of(
     )
 
 
-async def calendar_context(
-    session: AsyncSession,
-    *,
-    account_id: uuid.UUID,
-    user_id: uuid.UUID,
-    provider_id: uuid.UUID | None,
-    patient_id: uuid.UUID | None,
-    parent_id: uuid.UUID | None,
-    mode_id: uuid.UUID | None,
-    type_id: uuid.UUID | None,
-    speciality_id: uuid.UUID | None,
-    service_id: uuid.UUID | None,
-    referred_id: uuid.UUID | None,
-    reason_ids: Collection[uuid.UUID],
-) -> CalendarContext | None:
+async def calendar_context(session: AsyncSession, lookup: CalendarLookup) -> CalendarContext | None:
     """One round trip for every record a Calendar booking names; None if no institution has
     the GUID ``account_id`` (the caller checks that the caller may reach the one found).
     ``telehealth_sql.calendar_context_driver`` is the same on the driver's connection."""
-    reason_count, params = calendar_context_params(
-        account_id=account_id,
-        user_id=user_id,
-        provider_id=provider_id,
-        patient_id=patient_id,
-        parent_id=parent_id,
-        mode_id=mode_id,
-        type_id=type_id,
-        speciality_id=speciality_id,
-        service_id=service_id,
-        referred_id=referred_id,
-        reason_ids=reason_ids,
-    )
+    reason_count, params = lookup.params()
     rows = (await session.execute(calendar_context_query(reason_count), params)).all()
     if not rows:
         return None

@@ -9,8 +9,6 @@ so both paths return equal contexts without the ORM's per-row and per-instance w
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -23,8 +21,8 @@ from carebook.db.repositories.telehealth import (
     OPERATORY_AT,
     REASON_AT,
     CalendarContext,
+    CalendarLookup,
     calendar_context_of,
-    calendar_context_params,
     calendar_context_query,
 )
 
@@ -74,34 +72,10 @@ def _statement(dialect: Dialect, reason_count: int) -> _ContextStatement:
 
 
 async def calendar_context_driver(
-    conn: DriverConnection,
-    *,
-    account_id: uuid.UUID,
-    user_id: uuid.UUID,
-    provider_id: uuid.UUID | None,
-    patient_id: uuid.UUID | None,
-    parent_id: uuid.UUID | None,
-    mode_id: uuid.UUID | None,
-    type_id: uuid.UUID | None,
-    speciality_id: uuid.UUID | None,
-    service_id: uuid.UUID | None,
-    referred_id: uuid.UUID | None,
-    reason_ids: Collection[uuid.UUID],
+    conn: DriverConnection, lookup: CalendarLookup
 ) -> CalendarContext | None:
     """:func:`telehealth.calendar_context` on the driver's connection."""
-    reason_count, params = calendar_context_params(
-        account_id=account_id,
-        user_id=user_id,
-        provider_id=provider_id,
-        patient_id=patient_id,
-        parent_id=parent_id,
-        mode_id=mode_id,
-        type_id=type_id,
-        speciality_id=speciality_id,
-        service_id=service_id,
-        referred_id=referred_id,
-        reason_ids=reason_ids,
-    )
+    reason_count, params = lookup.params()
     compiled = _statement(conn.dialect, reason_count)
     rows = await conn.fetch(compiled.statement.sql, compiled.statement.args(params))
     if not rows:
