@@ -164,6 +164,39 @@ async def seed(url: str) -> dict[str, Any]:
         await db.dispose()
 
 
+def wait_until_serving(
+    servers: list[subprocess.Popen[bytes]], bases: list[str], path: str, patience: float = 30
+) -> None:
+    """Return once every server answers ``path`` (any status); raise if one exits or the
+    patience runs out first."""
+    deadline = time.monotonic() + patience
+    for server, address in zip(servers, bases, strict=True):
+        while True:
+            try:
+                httpx.get(address + path, timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+
+
+def report(
+    label: str, results: list[wrk.WrkResult], warm: list[wrk.WrkResult], bases: list[str]
+) -> int:
+    """Print each server's wrk figures and the total; the number of failed requests."""
+    for base, result in zip(bases, results, strict=True):
+        print(result.summary(f"  {base}"))
+    total = sum(r.rate for r in results)
+    failed = sum(r.non_2xx + r.socket_errors for r in results + warm)
+    print(
+        f"{label}: {total:,.0f} bookings/s in all; "
+        f"p50 {max(r.p50_ms for r in results):.2f} ms, p99 {max(r.p99_ms for r in results):.2f} ms "
+        f"(worst process); {failed} failed (wrk)"
+    )
+    return failed
+
+
 def requests_for(
     api: str, base: str, token: str, data: dict[str, Any], count: int, offset: int
 ) -> list[bytes]:
@@ -338,16 +371,7 @@ def main() -> int:
     bases = [f"http://127.0.0.1:{port}" for port, _ in layout]
     base = bases[0]
     try:
-        deadline = time.monotonic() + 30
-        for server, address in zip(servers, bases, strict=True):
-            while True:
-                try:
-                    httpx.get(address + "/openapi.json", timeout=1)
-                    break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise
-                    time.sleep(0.2)
+        wait_until_serving(servers, bases, "/openapi.json")
         token = httpx.post(base + "/authenticates", headers={"Authorization": data["key"]}).json()[
             "data"
         ]["token"]
@@ -400,15 +424,7 @@ def measure_with_wrk(
     before = cpu.snapshot(server_pids)
     results = run_wrk_everywhere(bases, configs(offset), clients=args.clients, seconds=args.seconds)
     split = cpu.per_booking(before, cpu.snapshot(server_pids), sum(r.requests for r in results))
-    for base, result in zip(bases, results, strict=True):
-        print(result.summary(f"  {base}"))
-    total = sum(r.rate for r in results)
-    failed = sum(r.non_2xx + r.socket_errors for r in results + warm)
-    print(
-        f"{label}: {total:,.0f} bookings/s in all; "
-        f"p50 {max(r.p50_ms for r in results):.2f} ms, p99 {max(r.p99_ms for r in results):.2f} ms "
-        f"(worst process); {failed} failed (wrk)"
-    )
+    failed = report(label, results, warm, bases)
     if split is not None:
         print(f"  {split}")
     return 0 if failed == 0 else 1
