@@ -95,8 +95,9 @@ async def plain(api: Api, settings: Settings) -> AsyncIterator[Api]:
     assert isinstance(api.app, CarebookApp)
     assert api.app.express_router is not None
     async with app.router.lifespan_context(app):
-        # As a server would: an unhandled error is answered (500), not raised into the test.
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        # An unhandled error must be answered (500) and stop there: raised on into the server
+        # after the answer, it would be logged a second time (this transport would raise it).
+        transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://carebook.test") as c:
             yield Api(client=c, app=app)
 
@@ -590,11 +591,13 @@ async def _raise(*_args: Any, **_kwargs: Any) -> Any:
 
 
 def _unhandled_logged(caplog: pytest.LogCaptureFixture, path: str) -> bool:
-    return any(
-        record.getMessage() == f"unhandled error on POST {path}"
-        and record.exc_info is not None
-        and isinstance(record.exc_info[1], RuntimeError)
-        for record in caplog.records
+    """The injected failure was logged, once, with the request and the exception."""
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    return (
+        len(errors) == 1
+        and errors[0].getMessage() == f"unhandled error on POST {path}"
+        and errors[0].exc_info is not None
+        and isinstance(errors[0].exc_info[1], RuntimeError)
     )
 
 
@@ -625,8 +628,11 @@ async def test_nexhealth_unexpected_error_is_an_envelope_500(
         assert response.headers["content-type"] == "application/json"
         assert _unhandled_logged(caplog, "/appointments")
         if where == "core":
-            route = await plain.client.post(url, json=appt(clinic, start), headers=clinic.auth)
+            caplog.clear()
+            with caplog.at_level(logging.ERROR):
+                route = await plain.client.post(url, json=appt(clinic, start), headers=clinic.auth)
             assert (route.status_code, route.json()) == (500, response.json())
+            assert _unhandled_logged(caplog, "/appointments")
     assert await all_appointments(api) == 0
     assert await notifications(api) == 0
     # Nothing was left behind (no row, no lock): the same booking now succeeds.
@@ -661,8 +667,11 @@ async def test_calendar_unexpected_error_is_an_aspnet_500(
         assert response.headers["content-type"] == "application/json"
         assert _unhandled_logged(caplog, URL)
         if where == "core":
-            route = await plain.client.post(URL, json=payload, headers=tele.auth)
+            caplog.clear()
+            with caplog.at_level(logging.ERROR):
+                route = await plain.client.post(URL, json=payload, headers=tele.auth)
             assert (route.status_code, route.json()) == (500, response.json())
+            assert _unhandled_logged(caplog, URL)
     assert await all_appointments(api) == before
     async with api.db.read() as session:
         reasons = (

@@ -16,7 +16,7 @@ from carebook import __version__
 from carebook.api import calendar, nexhealth
 from carebook.api.calendar import express as calendar_express
 from carebook.api.kit import express
-from carebook.api.kit.problems import Dialects, install_handlers
+from carebook.api.kit.problems import Dialects, answered, install_handlers
 from carebook.api.kit.state import AppState
 from carebook.api.nexhealth import envelope
 from carebook.api.nexhealth import express as nexhealth_express
@@ -43,7 +43,7 @@ class CarebookApp(FastAPI):
         router = self.express_router
         prepare = router.match(scope) if router is not None else None
         if prepare is None:
-            await super().__call__(scope, receive, send)
+            await self._fastapi(scope, receive, send)
             return
         await express.serve(
             prepare,
@@ -52,8 +52,15 @@ class CarebookApp(FastAPI):
             scope=scope,
             receive=receive,
             send=send,
-            fallback=super().__call__,
+            fallback=self._fastapi,
         )
+
+    async def _fastapi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except Exception as error:
+            if not answered(error):  # logged and answered (500) already: nothing left to do
+                raise
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

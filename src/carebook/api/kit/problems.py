@@ -114,6 +114,19 @@ def field_errors_from_validation(errors: Sequence[Any]) -> list[FieldError]:
     return result
 
 
+# Set on an exception once it has been logged and answered with a 500 (see :func:`answered`).
+_ANSWERED = "_carebook_answered"
+
+
+def answered(error: BaseException) -> bool:
+    """Whether the app's 500 handler has already logged ``error`` and answered the request.
+
+    Starlette's ServerErrorMiddleware raises the exception again after its handler has
+    answered, so that the server logs it; the handler logs it already (with the method and
+    path), so the app stops it there instead of having every failure logged twice."""
+    return getattr(error, _ANSWERED, False) is True
+
+
 def install_handlers(app: FastAPI, dialects: Dialects) -> None:
     app.state.dialects = dialects
 
@@ -135,8 +148,9 @@ def install_handlers(app: FastAPI, dialects: Dialects) -> None:
         headers = dict(error.headers) if error.headers else None
         return render_problem(request, Problem(error.status_code, message, headers=headers))
 
-    async def on_bug(request: Request, _error: Exception) -> Response:
+    async def on_bug(request: Request, error: Exception) -> Response:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        setattr(error, _ANSWERED, True)
         return render_problem(request, Problem(500, "internal server error"))
 
     app.add_exception_handler(DomainError, on_domain)
