@@ -94,3 +94,45 @@ def test_parse_datetime(text: str, expected: datetime) -> None:
 def test_parse_datetime_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="must be an ISO 8601 date-time"):
         t.parse_datetime(text)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (date(1899, 12, 31), False),
+        (date(1900, 1, 1), True),
+        (date(8999, 12, 31), True),
+        (date(9000, 1, 1), False),
+        (datetime(1899, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-12))), False),
+        (datetime(1900, 1, 1, 0, 0, tzinfo=timezone(timedelta(hours=14))), True),
+        (datetime(8999, 12, 31, 23, 59), True),
+        (datetime(9000, 1, 1, 0, 0, tzinfo=timezone(timedelta(hours=-14))), False),
+        (datetime(1, 1, 1, tzinfo=UTC), False),
+        (datetime(9999, 12, 31, 23, 59), False),
+    ],
+)
+def test_in_range(value: date, expected: bool) -> None:
+    assert t.in_range(value) is expected
+
+
+@pytest.mark.parametrize(
+    "wall",
+    [
+        datetime(1900, 1, 1, 0, 0),
+        datetime(8999, 12, 31, 23, 59, 59, 999999),
+    ],
+)
+@pytest.mark.parametrize("offset_hours", [-23.99, -12, 0, 14, 23.99])
+@pytest.mark.parametrize("zone_name", ["Pacific/Kiritimati", "Etc/GMT+12", "America/New_York"])
+def test_values_in_range_leave_room_for_the_cores_arithmetic(
+    wall: datetime, offset_hours: float, zone_name: str
+) -> None:
+    """The bound's point: from any value it lets in, naive or with any offset Python parses,
+    the instant in any zone and a few days either side of it are still representable."""
+    tz = t.zone(zone_name)
+    for value in (wall, wall.replace(tzinfo=timezone(timedelta(hours=offset_hours)))):
+        assert t.in_range(value)
+        instant = t.to_utc(value, tz)
+        local = t.local_date(instant, tz)
+        assert t.day_bounds(local - timedelta(days=3), tz)[0] < instant
+        assert instant < t.day_bounds(local + timedelta(days=365), tz)[1]

@@ -15,12 +15,12 @@ from typing import Any, cast
 
 import httpx
 import pytest
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from carebook.config import Settings
 from carebook.db.repositories import appointments as appointments_repo
-from carebook.db.tables import Appointment
+from carebook.db.tables import Appointment, Location
 from tests.support import Api, Clinic, future, iso_z
 
 pytestmark = pytest.mark.anyio
@@ -143,6 +143,112 @@ async def test_exclusion_constraint_rejects_raw_overlapping_insert(
         "ex_appointments_patient_overlap",
         "ex_appointments_provider_overlap",
     ]
+
+
+@pytest.mark.postgres_only
+async def test_provider_constraint_refuses_every_overlap_with_a_row_holding_the_provider_alone(
+    api: Api, settings: Settings
+) -> None:
+    """The constraint expresses the provider rule whole: rows that share the provider (booked
+    where overlap is allowed) may overlap each other, but nothing may overlap a row that holds
+    the provider alone (a block, or an appointment where overlap is forbidden), nor may such a
+    row overlap anything of theirs. Written past the service, so only the database decides."""
+    assert settings.async_database_url.startswith("postgresql")
+    clinic = await api.clinic(patients=5)
+    start = future(days=34)
+
+    def row(patient_index: int | None, **extra: Any) -> Appointment:
+        return Appointment(
+            institution_id=clinic.institution_id,
+            location_id=clinic.location_id,
+            provider_id=clinic.provider_ids[0],
+            patient_id=None if patient_index is None else clinic.patient_ids[patient_index],
+            start_at=start,
+            end_at=start + timedelta(minutes=30),
+            **extra,
+        )
+
+    async def add(*rows: Appointment) -> None:
+        async def work(session: Any) -> None:
+            session.add_all(rows)
+            await session.flush()
+
+        await api.db.write(work)
+
+    async def refused(candidate: Appointment) -> None:
+        with pytest.raises(IntegrityError) as caught:
+            await add(candidate)
+        assert "ex_appointments_provider_overlap" in str(caught.value)
+
+    shared = [row(0, provider_exclusive=False), row(1, provider_exclusive=False)]
+    await add(*shared)
+    await refused(row(2))  # an appointment holding the provider alone
+    await refused(row(None, unavailable=True))  # a block
+    async with api.db.read() as session:
+        ids = (
+            await session.execute(
+                select(Appointment.id).where(Appointment.institution_id == clinic.institution_id)
+            )
+        ).scalars()
+        assert sorted(ids) == sorted(r.id for r in shared)
+    # Once the shared rows are cancelled, one holding the provider alone fits, and then a
+    # shared row may not overlap it.
+    await api.db.write(
+        lambda s: s.execute(
+            update(Appointment)
+            .where(Appointment.institution_id == clinic.institution_id)
+            .values(cancelled=True)
+        )
+    )
+    await add(row(2))
+    await refused(row(3, provider_exclusive=False))
+
+
+@pytest.mark.postgres_only
+async def test_a_block_and_shared_appointments_racing_leave_no_overlap(
+    api: Api, settings: Settings
+) -> None:
+    """Where the location allows provider overlap, appointments share the provider but a block
+    holds them alone. Racing a block against appointments for the same time, whichever commits
+    first wins: never a block and an appointment together."""
+    assert settings.async_database_url.startswith("postgresql")
+    clinic = await api.clinic(patients=7)
+    await api.db.write(
+        lambda s: s.execute(
+            update(Location)
+            .where(Location.id == clinic.location_id)
+            .values(allow_provider_overlap=True)
+        )
+    )
+    start = future(days=35)
+    url = f"/appointments?subdomain={clinic.subdomain}&location_id={clinic.location_id}"
+    block = {
+        "appt": {
+            "provider_id": clinic.provider_ids[0],
+            "unavailable": True,
+            "start_time": iso_z(start),
+            "end_time": iso_z(start + timedelta(minutes=30)),
+        }
+    }
+    bodies = [block, *(body_for(clinic, start, i) for i in range(7))]
+    responses = await asyncio.gather(
+        *(api.client.post(url, json=body, headers=clinic.auth) for body in bodies)
+    )
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {201, 409}, [r.text for r in responses]
+    if statuses[0] == 201:
+        assert statuses[1:] == [409] * 7
+    else:
+        assert statuses[1:] == [201] * 7
+    async with api.db.read() as session:
+        rows = (
+            await session.execute(
+                select(Appointment.unavailable).where(
+                    Appointment.institution_id == clinic.institution_id
+                )
+            )
+        ).scalars()
+        assert Counter(rows) == ({True: 1} if statuses[0] == 201 else {False: 7})
 
 
 def _free_port() -> int:

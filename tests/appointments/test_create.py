@@ -754,3 +754,52 @@ async def test_blocks_stop_the_provider_even_where_overlap_is_allowed(api: Api) 
     )
     assert clash.status_code == 409
     assert error_of(clash) == [f"the requested time overlaps the provider's block {block_id}"]
+
+
+async def test_a_provider_held_alone_elsewhere_is_not_shared(api: Api) -> None:
+    """Provider overlap is allowed only between appointments that both share the provider: an
+    appointment at a location that forbids overlap keeps its provider from every other booking,
+    one at a location that allows overlap included, whichever of the two is booked first."""
+    clinic = await api.clinic()
+    shared_location, alone_location = clinic.location_id, clinic.op_location_id
+    await api.db.write(
+        lambda s: s.execute(
+            update(Location)
+            .where(Location.id == shared_location)
+            .values(allow_provider_overlap=True)
+        )
+    )
+    p0, p1, p2 = clinic.patient_ids
+    shared_at = future(days=25)
+    # Two appointments where overlap is allowed share the provider...
+    first = await post(api, clinic, appt(clinic, shared_at, patient_id=p0))
+    second = await post(api, clinic, appt(clinic, shared_at, patient_id=p1))
+    assert (first.status_code, second.status_code) == (201, 201), second.text
+    # ...but an appointment that holds the provider alone may not overlap either of them.
+    chair = clinic.operatory_ids[0]
+    alone = await post(
+        api,
+        clinic,
+        appt(clinic, shared_at, operatory_id=chair, patient_id=p2),
+        location_id=alone_location,
+    )
+    assert alone.status_code == 409
+    first_id, second_id = (r.json()["data"]["appt"]["id"] for r in (first, second))
+    assert error_of(alone) == [
+        f"the requested time overlaps the provider's appointment {first_id}, "
+        f"the provider's appointment {second_id}"
+    ]
+    # The other way round: held alone first, then no shared appointment may overlap it.
+    held_at = future(days=26)
+    held = await post(
+        api,
+        clinic,
+        appt(clinic, held_at, operatory_id=chair, patient_id=p0),
+        location_id=alone_location,
+    )
+    assert held.status_code == 201, held.text
+    held_id = held.json()["data"]["appt"]["id"]
+    shared = await post(api, clinic, appt(clinic, held_at, patient_id=p1))
+    assert shared.status_code == 409
+    assert error_of(shared) == [f"the requested time overlaps the provider's appointment {held_id}"]
+    assert await count_appointments(api, clinic.institution_id) == 3

@@ -196,6 +196,68 @@ async def test_provider_overlap_location_ignores_the_providers_appointments(api:
     assert times(response.json()["data"][0]) == wall(monday, NY, "09:00", "09:15", "09:30")
 
 
+async def test_what_holds_the_provider_alone_holds_them_at_every_location(api: Api) -> None:
+    """Slots follow the booking rule: where overlap is allowed, the provider's appointments that
+    hold them alone elsewhere still take their time; where it is forbidden, even their shared
+    appointments elsewhere do."""
+    clinic = await api.clinic()
+    p0, p1 = clinic.provider_ids
+    monday = next_weekday(0)
+    shared_location, alone_location = clinic.location_id, clinic.op_location_id
+    await set_rows(api, Location, shared_location, allow_provider_overlap=True)
+    # p0 works where overlap is allowed, and is held alone at the other location 09:00-09:30
+    # (New York time); an appointment sharing them here (09:30-09:45) leaves them free.
+    await add_hours(api, clinic, location_id=shared_location, provider_id=p0, end="10:00")
+    await add_appointment(
+        api,
+        clinic,
+        location_id=alone_location,
+        provider_id=p0,
+        patient_id=clinic.patient_ids[0],
+        start=at(monday, "09:00", NY),
+        minutes=30,
+    )
+    await add_appointment(
+        api,
+        clinic,
+        location_id=shared_location,
+        provider_id=p0,
+        provider_exclusive=False,
+        patient_id=clinic.patient_ids[1],
+        start=at(monday, "09:30", NY),
+        minutes=15,
+    )
+    here = await slots(
+        api,
+        clinic,
+        start_date=monday.isoformat(),
+        days=1,
+        **{"lids[]": shared_location, "pids[]": p0},
+    )
+    assert times(here.json()["data"][0]) == wall(monday, NY, "09:30", "09:45")
+    # p1 works where overlap is forbidden, and shares an appointment elsewhere 09:30-09:45
+    # (Berlin time): that takes their time here too.
+    await add_hours(api, clinic, location_id=alone_location, provider_id=p1, end="10:00")
+    await add_appointment(
+        api,
+        clinic,
+        location_id=shared_location,
+        provider_id=p1,
+        provider_exclusive=False,
+        patient_id=clinic.patient_ids[2],
+        start=at(monday, "09:30", BERLIN),
+        minutes=15,
+    )
+    there = await slots(
+        api,
+        clinic,
+        start_date=monday.isoformat(),
+        days=1,
+        **{"lids[]": alone_location, "pids[]": p1},
+    )
+    assert times(there.json()["data"][0]) == wall(monday, BERLIN, "09:00", "09:15", "09:45")
+
+
 async def test_operatory_location_needs_a_free_operatory(api: Api) -> None:
     clinic = await api.clinic()
     p0, p1 = clinic.provider_ids

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, update
@@ -22,7 +23,9 @@ from carebook.db.tables import (
     ProviderLocation,
     VisitReason,
 )
+from tests.availability.helpers import add_appointment, add_closure, add_hours, next_weekday
 from tests.calendar.helpers import (
+    DOCTOR_TZ,
     URL,
     Tele,
     body,
@@ -451,3 +454,235 @@ async def telehealth_user(api: Api, tele: Tele) -> str:
 
     result: str = await api.db.write(build)
     return result
+
+
+async def add_dependant(
+    api: Api, tele: Tele, first_name: str, last_name: str, born: date
+) -> tuple[int, str]:
+    """Another dependant of the user's own patient: its id and GUID."""
+
+    async def build(session: Any) -> tuple[int, str]:
+        row = Patient(
+            institution_id=tele.clinic.institution_id,
+            location_id=tele.clinic.location_id,
+            first_name=first_name,
+            last_name=last_name,
+            date_of_birth=born,
+            gender="Female",
+            bio={"date_of_birth": born.isoformat(), "gender": "Female"},
+            guarantor_id=tele.ids["guardian"],
+            portal_user_id=tele.ids["user"],
+        )
+        session.add(row)
+        await session.flush()
+        return row.id, str(row.guid)
+
+    result: tuple[int, str] = await api.db.write(build)
+    return result
+
+
+async def patient_ids(api: Api) -> list[int]:
+    async with api.db.read() as session:
+        return list((await session.execute(select(Patient.id).order_by(Patient.id))).scalars())
+
+
+async def future_bookings(api: Api) -> list[tuple[str, int | None, int | None, bool]]:
+    """The appointments booked by the tests (the referred one is in the past)."""
+    async with api.db.read() as session:
+        rows = await session.execute(
+            select(
+                Appointment.guid,
+                Appointment.patient_id,
+                Appointment.guardian_patient_id,
+                Appointment.is_guardian,
+            )
+            .where(Appointment.start_at > func.now())
+            .order_by(Appointment.id)
+        )
+        return [(str(guid), p, g, bool(i)) for guid, p, g, i in rows.tuples()]
+
+
+def booked_patient(response: Any) -> tuple[Any, ...]:
+    assert response.status_code == 200, response.text
+    data = response.json()
+    return (
+        data["PatientId"],
+        data["Patient"]["ID"],
+        data["Patient"]["FirstName"],
+        data["IsGuardian"],
+        data["GuardianId"],
+        data["Patient"]["GuardianId"],
+    )
+
+
+async def test_a_dependant_is_booked_as_named_never_created(api: Api) -> None:
+    """The PatientId found is the patient booked: no match by name (SQLite's lower() folds
+    only ASCII), no new patient."""
+    tele = await telehealth_clinic(api)
+    elodie_id, elodie = await add_dependant(api, tele, "Élodie", "Garcia", date(2018, 3, 5))
+    patients = await patient_ids(api)
+    responses = [
+        await post(api, tele, body(tele, start(hour), PatientId=elodie)) for hour in (9, 10)
+    ]
+    for response in responses:
+        assert booked_patient(response) == (
+            elodie,
+            elodie,
+            "Élodie",
+            1,
+            tele.guardian,
+            tele.guardian,
+        )
+    assert await patient_ids(api) == patients
+    assert await future_bookings(api) == [
+        (r.json()["ID"], elodie_id, tele.ids["guardian"], True) for r in responses
+    ]
+
+
+async def test_the_dependant_named_is_booked_not_a_namesake(api: Api) -> None:
+    """Two dependants with the same name and birth date: PatientId says which."""
+    tele = await telehealth_clinic(api)
+    twin_id, twin = await add_dependant(api, tele, "LUCIA", "garcia", date(2016, 9, 1))
+    assert twin_id > tele.ids["dependant"]
+    patients = await patient_ids(api)
+    first = await post(api, tele, body(tele, start(9), PatientId=twin))
+    assert booked_patient(first) == (twin, twin, "LUCIA", 1, tele.guardian, tele.guardian)
+    second = await post(api, tele, body(tele, start(10), PatientId=tele.dependant))
+    assert booked_patient(second) == (
+        tele.dependant,
+        tele.dependant,
+        "Lucia",
+        1,
+        tele.guardian,
+        tele.guardian,
+    )
+    assert await patient_ids(api) == patients
+    assert await future_bookings(api) == [
+        (first.json()["ID"], twin_id, tele.ids["guardian"], True),
+        (second.json()["ID"], tele.ids["dependant"], tele.ids["guardian"], True),
+    ]
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def shown(instant: datetime) -> str:
+    """An instant as the Calendar's messages show it: the provider's local time, milliseconds
+    and offset."""
+    local = instant.astimezone(ZoneInfo(DOCTOR_TZ))
+    offset = local.strftime("%z")
+    return local.strftime("%Y-%m-%dT%H:%M:%S.000") + f"{offset[:3]}:{offset[3:]}"
+
+
+async def test_working_hours_of_one_operatory(api: Api) -> None:
+    """The provider works in Chair 2 only: a booking moves past Chair 1 to it, and when no
+    chair will do, the answer names the most useful reason, by GUID."""
+    tele = await telehealth_clinic(api)
+    berlin = tele.clinic.op_location_id
+    chair_1, chair_2 = tele.clinic.operatory_ids
+
+    async def scope_type(session: Any) -> tuple[list[str], str]:
+        await session.execute(
+            update(AppointmentType)
+            .where(AppointmentType.id == tele.ids["consult"])
+            .values(parent_type="Location", parent_id=berlin)
+        )
+        ops = await session.execute(
+            select(Operatory.guid).where(Operatory.location_id == berlin).order_by(Operatory.id)
+        )
+        location = await session.execute(select(Location.guid).where(Location.id == berlin))
+        return [str(g) for g in ops.scalars()], str(location.scalar_one())
+
+    chairs, facility = await api.db.write(scope_type)
+    provider = tele.clinic.provider_ids[0]
+    await add_hours(
+        api, tele.clinic, location_id=berlin, provider_id=provider, operatory_id=chair_2
+    )
+    monday = next_weekday(0)
+
+    def at(hour: int) -> datetime:
+        return datetime.combine(monday, time(hour), tzinfo=BERLIN)
+
+    booked = await post(api, tele, body(tele, at(10).isoformat()))
+    assert booked.status_code == 200, booked.text
+    assert (booked.json()["ResourceID"], booked.json()["Resource"]) == (
+        chairs[1],
+        {"ID": chairs[1], "Name": "Chair 2"},
+    )
+
+    # Before the hours: no chair will do, and the message speaks GUIDs.
+    early = await post(api, tele, body(tele, at(8).isoformat()))
+    assert early.status_code == 409, early.text
+    assert early.json() == {
+        "Message": f"The time {shown(at(8))} is not available: the provider {tele.provider} "
+        f"does not work at the facility {facility} then."
+    }
+
+    # Chair 2 is taken at 11:00 (another provider), Chair 1 is outside the hours: the taken
+    # chair, where the provider does work, is the reason given.
+    taken = await add_appointment(
+        api,
+        tele.clinic,
+        location_id=berlin,
+        provider_id=tele.clinic.provider_ids[1],
+        operatory_id=chair_2,
+        start=at(11).astimezone(UTC),
+        minutes=30,
+    )
+    async with api.db.read() as session:
+        taken_guid = (
+            await session.execute(select(Appointment.guid).where(Appointment.id == taken))
+        ).scalar_one()
+    busy = await post(api, tele, body(tele, at(11).isoformat()))
+    assert busy.status_code == 409, busy.text
+    assert busy.json() == {
+        "Message": f"The time {shown(at(11))} is not available: it overlaps the operatory's "
+        f"appointment {taken_guid}."
+    }
+
+    # A closed facility: every chair is closed, said once.
+    tuesday = monday + timedelta(days=1)
+    await add_closure(api, tele.clinic, location_id=berlin, start=tuesday, end=tuesday)
+    closed_at = datetime.combine(tuesday, time(10), tzinfo=BERLIN)
+    closed = await post(api, tele, body(tele, closed_at.isoformat()))
+    assert closed.status_code == 409, closed.text
+    assert closed.json() == {
+        "Message": f"The time {shown(closed_at)} is not available: the facility {facility} "
+        f"is closed on {tuesday.isoformat()}."
+    }
+
+    assert [row[0] for row in await future_bookings(api)] == [booked.json()["ID"], str(taken_guid)]
+    async with api.db.read() as session:
+        operatory = (
+            await session.execute(
+                select(Appointment.operatory_id).where(Appointment.guid == booked.json()["ID"])
+            )
+        ).scalar_one()
+    assert operatory == chair_2
+    assert chair_1 != chair_2
+
+
+async def test_outside_hours_without_operatories_speaks_guids(api: Api) -> None:
+    """A facility that books by provider: the working-hours answer names no internal id."""
+    tele = await telehealth_clinic(api)
+    await add_hours(
+        api,
+        tele.clinic,
+        location_id=tele.clinic.location_id,
+        provider_id=tele.clinic.provider_ids[0],
+    )
+    async with api.db.read() as session:
+        facility = (
+            await session.execute(
+                select(Location.guid).where(Location.id == tele.clinic.location_id)
+            )
+        ).scalar_one()
+    monday = next_weekday(0)
+    when = datetime.combine(monday, time(18), tzinfo=ZoneInfo("America/New_York"))
+    response = await post(api, tele, body(tele, when.isoformat()))
+    assert response.status_code == 409, response.text
+    assert response.json() == {
+        "Message": f"The time {shown(when)} is not available: the provider {tele.provider} "
+        f"does not work at the facility {facility} then."
+    }
+    assert await future_bookings(api) == []

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
+from sqlalchemy import select
 
+from carebook.db.tables import Appointment
 from tests.calendar.helpers import (
     URL,
     body,
@@ -297,3 +301,150 @@ async def test_unsupported_media_types(api: Api) -> None:
     assert response.json() == {
         "Message": "The character set 'klingon' of the request body is not supported."
     }
+
+
+async def appointments(api: Api) -> list[tuple[str, Decimal | None]]:
+    """Every appointment's GUID and paid amount (the clinic starts with the referred one)."""
+    async with api.db.read() as session:
+        rows = await session.execute(
+            select(Appointment.guid, Appointment.paid_amount).order_by(Appointment.id)
+        )
+        return [(str(guid), paid) for guid, paid in rows.tuples()]
+
+
+FORM = "application/x-www-form-urlencoded"
+
+# Python codecs that are no character set: bytes-to-bytes transforms (bytes.decode refuses them
+# with LookupError), and text codecs that decode no charset (undefined refuses everything,
+# punycode and idna are domain-name encodings, the escapes are Python literals).
+NOT_CHARSETS = (
+    "base64",
+    "hex",
+    "rot13",
+    "zlib",
+    "bz2",
+    "uu",
+    "quopri",
+    "undefined",
+    "punycode",
+    "idna",
+    "unicode_escape",
+    "raw_unicode_escape",
+)
+
+
+async def test_codecs_that_are_not_charsets_are_415(api: Api) -> None:
+    tele = await telehealth_clinic(api)
+    before = await appointments(api)
+    payload = json.dumps(body(tele, start()))
+    form = urlencode(body(tele, start()))
+    for charset in NOT_CHARSETS:
+        for media, text in (("application/json", payload), (FORM, form)):
+            response = await post(
+                api, tele, text, headers={"Content-Type": f"{media}; charset={charset}"}
+            )
+            assert response.status_code == 415, (charset, media, response.text)
+            assert response.json() == {
+                "Message": f"The character set '{charset}' of the request body is not supported."
+            }, (charset, media)
+    assert await appointments(api) == before
+
+
+async def test_real_charsets(api: Api) -> None:
+    tele = await telehealth_clinic(api)
+    for hour, charset in ((9, "latin-1"), (10, "utf-16"), (11, "UTF-8")):
+        text = json.dumps(body(tele, start(hour), Reason="Fièvre"), ensure_ascii=False)
+        response = await post(
+            api,
+            tele,
+            text.encode(charset),
+            headers={"Content-Type": f"application/json; charset={charset}"},
+        )
+        assert response.status_code == 200, (charset, response.text)
+        assert response.json()["Reason"] == "Fièvre"
+    # A real charset, bytes that are not text in it: the body is invalid (400), as before.
+    response = await post(
+        api, tele, b"{\x00}", headers={"Content-Type": "application/json; charset=utf-16"}
+    )
+    assert response.json() == {
+        "Message": "The request is invalid.",
+        "ModelState": {"model": ["The request body is not valid utf-16 text."]},
+    }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0001-01-01T03:00:00Z",
+        "/Date(-62135586000000)/",  # the same instant
+        "0001-01-01T03:00:00",  # the provider's local time, still year 1
+        "0001-12-31T23:59:59+00:00",
+        "9999-01-01T00:00:00Z",
+        "9999-12-31T23:59:59",
+    ],
+)
+async def test_secondary_time_out_of_range(api: Api, value: str) -> None:
+    tele = await telehealth_clinic(api)
+    before = await appointments(api)
+    response = await post(api, tele, body(tele, start(), SecondaryAppointmentOn=value))
+    assert model_state(response) == {
+        "model.SecondaryAppointmentOn": ["SecondaryAppointmentOn is out of range."]
+    }
+    assert await appointments(api) == before
+
+
+async def test_secondary_time_range_limits(api: Api) -> None:
+    tele = await telehealth_clinic(api)
+    for hour, value, utc in (
+        (9, "0002-01-01T00:00:00Z", "0002-01-01T00:00:00Z"),
+        (10, "9998-12-31T23:59:59Z", "9998-12-31T23:59:59Z"),
+        # .NET's empty DateTime stays "none".
+        (11, "0001-01-01T00:00:00", None),
+        (12, "/Date(-62135596800000)/", None),
+    ):
+        response = await post(api, tele, body(tele, start(hour), SecondaryAppointmentOn=value))
+        assert response.status_code == 200, (value, response.text)
+        assert response.json()["SecondaryAppointmentOnUTC"] == utc, value
+
+
+@pytest.mark.parametrize(
+    ("amount", "stored"),
+    [
+        ("0e300000", "0.00"),
+        ("0E-16384", "0.00"),
+        ("5." + "0" * 16400, "5.00"),
+        ('"0e300000"', "0.00"),
+        ('"9999999999.990000000000000000000000000000"', "9999999999.99"),
+        ("1.5E+1", "15.00"),
+        ("-0.0", "0.00"),
+        ("7", "7.00"),
+    ],
+)
+async def test_paid_amount_is_stored_as_numeric_12_2(api: Api, amount: str, stored: str) -> None:
+    tele = await telehealth_clinic(api)
+    text = json.dumps(body(tele, start()))
+    text = text[:-1] + f', "PaidAmount": {amount}}}'
+    response = await post(api, tele, text)
+    assert response.status_code == 200, response.text
+    data = json.loads(response.text, parse_float=str)
+    assert data["PaidAmount"] == str(float(stored))
+    rows = await appointments(api)
+    assert rows[-1][0] == data["ID"]
+    assert str(rows[-1][1]) == stored
+
+
+async def test_paid_amount_in_a_form(api: Api) -> None:
+    tele = await telehealth_clinic(api)
+    form = urlencode(body(tele, start(), PaidAmount="0e300000"))
+    response = await post(api, tele, form, headers={"Content-Type": FORM})
+    assert response.status_code == 200, response.text
+    assert json.loads(response.text, parse_float=str)["PaidAmount"] == "0.0"
+    assert str((await appointments(api))[-1][1]) == "0.00"
+    # What is refused stays refused, whatever its spelling.
+    for amount, message in (
+        ("1e-300000", "The field PaidAmount must have at most 2 decimal places."),
+        ("1e300000", "The field PaidAmount must be between 0 and 9999999999.99."),
+        ("-1e-300000", "The field PaidAmount must be between 0 and 9999999999.99."),
+    ):
+        response = await post(api, tele, body(tele, start(11), PaidAmount=amount))
+        assert model_state(response) == {"model.PaidAmount": [message]}, amount

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -65,7 +65,10 @@ _CLASH_BY_CONSTRAINT = {
 
 @dataclass(frozen=True)
 class DependantPatient:
-    """The patient a guardian books for; matched by name and birth date, or created."""
+    """The patient a guardian books for; matched by name and birth date, or created.
+
+    With ``patient_id`` the caller has already identified the dependant (the Calendar API's
+    ``PatientId``): that patient is booked, never matched by name nor created."""
 
     first_name: str
     last_name: str
@@ -73,6 +76,7 @@ class DependantPatient:
     gender: str | None = None
     email: str | None = None
     bio: dict[str, Any] = field(default_factory=dict)
+    patient_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,17 @@ def _check_shape(request: BookingRequest) -> list[FieldError]:
     return errors
 
 
+def _around(start: datetime) -> date:
+    """A date within a day of the booking's local start date, whatever the location's zone (the
+    context query looks two days either side of it, enough for a booking of up to 24 hours).
+    The zone is only known after that query, and the caller's offset says nothing about it (it
+    may be a day or more away from the location's): an aware start counts by its UTC date, which
+    every zone's is within a day of; a naive one is local time at the location already."""
+    if start.tzinfo is None or start.utcoffset() is None:
+        return start.date()
+    return start.astimezone(UTC).date()
+
+
 def _context_keys(request: BookingRequest, now: datetime) -> dict[str, Any]:
     """What the context query (either path's) is asked about."""
     return {
@@ -158,7 +173,7 @@ def _context_keys(request: BookingRequest, now: datetime) -> dict[str, Any]:
         "operatory_id": request.operatory_id,
         "appointment_type_id": request.appointment_type_id,
         "now": now,
-        "around": request.start.date(),
+        "around": _around(request.start),
     }
 
 
@@ -252,11 +267,7 @@ def _clashes(rows: list[repo.OverlapRow], booking: dict[str, Any]) -> list[Clash
         same_provider = (
             booking["provider_id"] is not None and row.provider_id == booking["provider_id"]
         )
-        if same_provider and (
-            rule == repo.PROVIDER_ALL
-            or (rule == repo.PROVIDER_EXCLUSIVE and row.provider_exclusive)
-            or (rule == repo.PROVIDER_BLOCKS and row.unavailable)
-        ):
+        if same_provider and (rule == repo.PROVIDER_EXCLUSIVE or row.provider_exclusive):
             clashes.append(Clash("provider", row.id, row.unavailable))
     return clashes
 
@@ -264,6 +275,15 @@ def _clashes(rows: list[repo.OverlapRow], booking: dict[str, Any]) -> list[Clash
 async def _dependant(session: AsyncSession, request: BookingRequest, guardian: Patient) -> Patient:
     dependant = request.dependant
     assert dependant is not None
+    if dependant.patient_id is not None:
+        # Identified by the caller: that patient, still this guardian's dependant in this
+        # transaction, and no other.
+        named = await clinic_repo.patient_by_id(
+            session, dependant.patient_id, institution_id=request.institution_id
+        )
+        if named is None or named.guarantor_id != guardian.id:
+            raise InvalidInput.one("patient", "the patient is not a dependant of the guardian")
+        return named
     existing = await repo.find_dependant(
         session,
         institution_id=request.institution_id,
@@ -375,11 +395,13 @@ async def _book_in(session: AsyncSession, request: BookingRequest) -> Appointmen
     location = context.location
     assert location is not None
 
+    # A descriptor named twice is one descriptor (linked once, where it was first named).
+    descriptor_ids = tuple(dict.fromkeys(request.descriptor_ids))
     descriptors = await repo.descriptors_by_ids(
-        session, institution_id=request.institution_id, descriptor_ids=request.descriptor_ids
+        session, institution_id=request.institution_id, descriptor_ids=descriptor_ids
     )
     found = {d.id for d in descriptors}
-    missing = [i for i in request.descriptor_ids if i not in found]
+    missing = [i for i in descriptor_ids if i not in found]
     if missing:
         raise NotFound("appointment descriptor", missing[0], field="descriptor_ids")
     elsewhere = [d.id for d in descriptors if d.location_id != location.id]
@@ -447,7 +469,7 @@ async def _book_in(session: AsyncSession, request: BookingRequest) -> Appointmen
         session,
         appointment_id,
         values,
-        descriptor_ids=request.descriptor_ids,
+        descriptor_ids=descriptor_ids,
         notification=notification,
     )
     if calendar.reason_ids:

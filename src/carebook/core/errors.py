@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 
 class DomainError(Exception):
@@ -82,4 +83,9 @@ class SlotTaken(Conflict):
 
 
 class OutsideWorkingHours(Conflict):
-    """The provider has working hours at the location and the time is not inside them."""
+    """The provider has working hours at the location and the time is not inside them, or the
+    location is closed then (``closed_on``: the local day it is closed)."""
+
+    def __init__(self, message: str, *, closed_on: date | None = None) -> None:
+        super().__init__(message)
+        self.closed_on = closed_on

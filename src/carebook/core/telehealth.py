@@ -15,16 +15,19 @@ Decisions (the reference leaves them open):
   (``guarantor_id``) is the user's own patient; anyone else is 403. Without ``PatientId`` the
   user's own patient is booked (400 on ``PatientId`` if the user has none).
 * A dependant whose guardian is the user's own patient is booked as a guardian booking
-  (``is_guardian``, the guardian recorded), exactly as a NexHealth guardian booking.
-  ``ParentId``, when given, must be that guardian (400 on ``ParentId`` otherwise).
+  (``is_guardian``, the guardian recorded), as a NexHealth guardian booking, but of the very
+  patient ``PatientId`` names: never matched by name, never created. ``ParentId``, when
+  given, must be that guardian (400 on ``ParentId`` otherwise).
 * ``ProviderId`` is required for a booking (400 on ``ProviderId``): a slot is a provider's time.
 * The length is the visit option's (``EncounterTypeModeDurationId``), else the appointment
   type's (``EncounterTypeId``); one of the two is required. A visit option of another type is
   400. Without ``EncounterTypeId`` the visit option's type is used.
 * The location (``FacilityId``) is the type's location for a location-scoped type, else the
   provider's first active location. Where the location maps by operatory, the first active
-  operatory that is free at that time is booked (each is tried in order, in its own
-  transaction, so a race on one operatory moves on to the next).
+  operatory that is free at that time and inside the provider's working hours there (hours
+  may be an operatory's own) is booked: each is tried in order, in its own transaction, so a
+  race on one operatory moves on to the next. When none will do, a taken operatory is the
+  reason given before hours; working hours and closures are named by GUID, never by id.
 * ``SpecialityId`` defaults to the provider's specialty. ``SecondaryAppointmentOn`` is kept, not
   booked. ``AppointmentOn`` with an offset is that instant; without one it is the provider's
   local time (the provider's zone, else their location's).
@@ -36,7 +39,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from carebook.core import booking
@@ -47,6 +50,7 @@ from carebook.core.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    OutsideWorkingHours,
     SlotTaken,
 )
 from carebook.core.time import format_local, to_utc, utc_now, zone
@@ -76,6 +80,11 @@ STATUS_SCHEDULED = (1, "Scheduled")
 STATUS_CANCELLED = (2, "Cancelled")
 # A wall-clock time without an offset is at most this far from UTC.
 _MAX_UTC_OFFSET = timedelta(hours=14)
+# The instants a request may carry: a year inside ``datetime``'s range at both ends, so that any
+# zone (and any offset the answer shows) can show them. Year 1 is out: .NET's empty date
+# (0001-01-01T00:00:00) is "none" before this, and no other year-1 time is meant.
+_FIRST_INSTANT = datetime(2, 1, 1, tzinfo=UTC)
+_END_OF_INSTANTS = datetime(9999, 1, 1, tzinfo=UTC)
 
 # The core's field names, spelled as the Calendar API spells them.
 CALENDAR_FIELDS = {
@@ -220,7 +229,7 @@ def _instant(value: datetime, tz_name: str, field: str) -> datetime:
         instant = to_utc(value, zone(tz_name))
     except (OverflowError, ValueError):
         raise InvalidInput.one(field, f"{field} is out of range.") from None
-    if instant.year >= 9999:
+    if not _FIRST_INSTANT <= instant < _END_OF_INSTANTS:
         raise InvalidInput.one(field, f"{field} is out of range.")
     return instant
 
@@ -427,7 +436,8 @@ def _booking_request(given: CalendarBooking, found: _Resolved) -> booking.Bookin
     patient_id = patient.id
     if found.guardian is not None and patient.date_of_birth is not None:
         # A guardian booking, as the NexHealth API makes one: the guardian's id with the
-        # dependant's identity, which the core matches to this existing dependant.
+        # dependant's identity, and the dependant's id: PatientId found this very patient, so
+        # the core books it rather than matching a name (another dependant may share it).
         dependant = booking.DependantPatient(
             first_name=patient.first_name,
             last_name=patient.last_name,
@@ -435,6 +445,7 @@ def _booking_request(given: CalendarBooking, found: _Resolved) -> booking.Bookin
             gender=patient.gender,
             email=patient.email,
             bio=dict(patient.bio or {}),
+            patient_id=patient.id,
         )
         patient_id = found.guardian.id
     minutes = found.mode.minutes if found.mode is not None else None
@@ -525,6 +536,20 @@ async def _named_clash(
     return named
 
 
+def _outside_hours(error: OutsideWorkingHours, found: _Resolved) -> OutsideWorkingHours:
+    """``error`` again, its message naming the provider and the facility by GUID."""
+    why = (
+        f"the facility {found.location.guid} is closed on {error.closed_on.isoformat()}"
+        if error.closed_on is not None
+        else f"the provider {found.provider.guid} does not work at the facility "
+        f"{found.location.guid} then"
+    )
+    return OutsideWorkingHours(
+        f"The time {format_local(found.start, zone(found.doctor_tz))} is not available: {why}.",
+        closed_on=error.closed_on,
+    )
+
+
 async def book_appointment(
     db: Database, principal: Principal, given: CalendarBooking
 ) -> CalendarAppointment:
@@ -536,7 +561,8 @@ async def book_appointment(
     if request.minutes is None:
         request = replace(request, minutes=found.appointment_type.minutes)
     record = None
-    last_error: SlotTaken | None = None
+    taken: SlotTaken | None = None
+    outside: OutsideWorkingHours | None = None
     for operatory_id in found.operatory_ids:
         attempt = replace(request, operatory_id=operatory_id)
         try:
@@ -544,10 +570,18 @@ async def book_appointment(
                 record = await booking.book(db, attempt)
             break
         except SlotTaken as error:
-            last_error = await _named_clash(db, error, attempt, found.start, found.doctor_tz)
+            taken = await _named_clash(db, error, attempt, found.start, found.doctor_tz)
             if any(c.resource not in ("operatory",) for c in error.clashes):
                 break
+        except OutsideWorkingHours as error:
+            # Working hours may be an operatory's own: another one may be inside them.
+            outside = _outside_hours(error, found)
+            if error.closed_on is not None:
+                break  # the facility is closed: so is every operatory
     if record is None:
+        # A taken operatory (the time was inside its hours) says more than one the provider
+        # does not work in then.
+        last_error = taken or outside
         assert last_error is not None
         raise last_error
     return CalendarAppointment(

@@ -66,6 +66,23 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# The dates and date-times the APIs take for scheduling lie in the years 1900 to 8999, as written
+# (a date-time's own date, in its own offset or, without one, in local time). Python's datetime
+# ends at years 1 and 9999, and the core computes around what it is given: a zone's offset, a few
+# days either side for closures and working hours, months ahead in a slot search. Centuries of
+# margin keep every such step in range, whatever zone or offset is involved, while any real
+# appointment, check-in or search lies well inside; and from 1900 every zone keeps a standard
+# time, not its local mean time.
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 8999
+OUT_OF_RANGE = f"must lie in the years {EARLIEST_YEAR} to {LATEST_YEAR}"
+
+
+def in_range(value: date) -> bool:
+    """Whether ``value`` (a date, or a date-time as written) lies in the years the APIs take."""
+    return EARLIEST_YEAR <= value.year <= LATEST_YEAR
+
+
 # %-formatting rather than strftime: it is on every instant of every answer, and several times
 # faster.
 _UTC_FORMAT = "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ"

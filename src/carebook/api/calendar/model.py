@@ -92,6 +92,10 @@ _INTEGER_TEXT = re.compile(r"[+-]?\d{1,20}")
 _MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 _FORM_REASON = re.compile(r"^reasons\[(\d{1,3})\](?:\.reasonid|\[reasonid\])$", re.IGNORECASE)
 _NET_EMPTY_DATE = datetime(1, 1, 1)
+# Text codecs (by codecs.lookup's name) that are no character set: ``undefined`` refuses every
+# byte, ``punycode`` and ``idna`` encode domain names, the escapes are Python literals.
+_NOT_CHARSETS = frozenset({"undefined", "punycode", "idna", "unicode-escape", "raw-unicode-escape"})
+_CENT = Decimal("0.01")
 
 
 class _Bad(ValueError):
@@ -209,9 +213,12 @@ def _decimal(body: _Body, name: str, value: Any) -> Decimal:
         raise _bad_value(body, name, "decimal", value)
     if not Decimal(0) <= amount <= MAX_PAID_AMOUNT:
         raise _Bad(f"The field {name} must be between 0 and {MAX_PAID_AMOUNT}.")
-    if amount != amount.quantize(Decimal("0.01")):
+    cents = amount.quantize(_CENT)
+    if amount != cents:
         raise _Bad(f"The field {name} must have at most 2 decimal places.")
-    return amount
+    # The same number as Numeric(12, 2) holds it: "0e300000", "0E-16384" or "5.000…" with
+    # thousands of zeros carry exponents the PostgreSQL driver refuses, and -0 is 0.
+    return cents.copy_abs()
 
 
 def _integer(body: _Body, name: str, value: Any) -> int:
@@ -384,18 +391,30 @@ def _form_body(text: str) -> _Body:
     return body
 
 
-def _decode(raw: bytes, charset: str | None) -> str:
+def _charset(charset: str | None) -> str:
+    """The codec of a ``charset`` parameter; 415 unless it is a character set.
+
+    Python's codec registry holds more than character sets: bytes-to-bytes transforms (base64,
+    hex, zlib, ...), which ``bytes.decode`` refuses, and text codecs that decode no charset
+    (:data:`_NOT_CHARSETS`). ASP.NET knows none of them, so each is an unsupported charset."""
     try:
-        name = codecs.lookup(charset or "utf-8").name
+        info = codecs.lookup(charset or "utf-8")
     except LookupError:
+        info = None
+    if info is None or not info._is_text_encoding or info.name in _NOT_CHARSETS:
         raise HTTPException(
             415, f"The character set '{charset}' of the request body is not supported."
-        ) from None
+        )
+    return info.name
+
+
+def _decode(raw: bytes, charset: str | None) -> str:
+    name = _charset(charset)
     try:
         if name == "utf-8":
             return raw.decode("utf-8-sig")
         return raw.decode(name)
-    except UnicodeDecodeError:
+    except UnicodeError:  # the bytes are not text in a supported charset
         raise _model_error(f"The request body is not valid {name} text.") from None
 
 

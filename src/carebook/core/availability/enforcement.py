@@ -55,7 +55,9 @@ def ensure_not_closed(
     for closed_start, closed_end in normalize(closed_intervals(closures, first, last, tz)):
         if closed_start < end and start < closed_end:
             day = local_date(max(start, closed_start), tz)
-            raise OutsideWorkingHours(f"location {location_id} is closed on {day.isoformat()}")
+            raise OutsideWorkingHours(
+                f"location {location_id} is closed on {day.isoformat()}", closed_on=day
+            )
 
 
 def ensure_within_hours(

@@ -107,18 +107,19 @@ def _busy_index(
 ) -> tuple[
     dict[int, list[Interval]], dict[int, list[Interval]], list[Interval], dict[int, list[Interval]]
 ]:
-    """Busy time by exclusive provider, by operatory, of the patient, and provider blocks."""
+    """Busy time by provider (all their rows), by operatory, of the patient, and by provider
+    for the rows that hold the provider alone (their blocks, and their appointments at
+    locations that forbid provider overlap): what a location that allows overlap must avoid."""
     provider: dict[int, list[Interval]] = defaultdict(list)
-    blocks: dict[int, list[Interval]] = defaultdict(list)
+    alone: dict[int, list[Interval]] = defaultdict(list)
     operatory: dict[int, list[Interval]] = defaultdict(list)
     patient: list[Interval] = []
     for row in rows:
         interval = (row.start_at, row.end_at)
         if row.provider_id is not None:
+            provider[row.provider_id].append(interval)
             if row.provider_exclusive or row.unavailable:
-                provider[row.provider_id].append(interval)
-            if row.unavailable:
-                blocks[row.provider_id].append(interval)
+                alone[row.provider_id].append(interval)
         if row.operatory_id is not None:
             operatory[row.operatory_id].append(interval)
         if patient_id is not None and row.patient_id == patient_id:
@@ -127,7 +128,7 @@ def _busy_index(
         {k: normalize(v) for k, v in provider.items()},
         {k: normalize(v) for k, v in operatory.items()},
         normalize(patient),
-        {k: normalize(v) for k, v in blocks.items()},
+        {k: normalize(v) for k, v in alone.items()},
     )
 
 
@@ -194,7 +195,7 @@ class _Search:
             start=start,
             end=end,
         )
-        by_provider, by_operatory, patient, blocks = _busy_index(rows, self.query.patient_id)
+        by_provider, by_operatory, patient, alone = _busy_index(rows, self.query.patient_id)
         memo: dict[tuple[object, ...], list[Interval]] = {}
         fits: dict[tuple[object, ...], Fits] = {}
         # Plans with the same operatories and hours share their resources.
@@ -203,8 +204,10 @@ class _Search:
             plan = plans[i]
             tz = zone(plan.location.tz)
             lo, hi = _local_dates(windows[plan.location.id], tz)
+            # The booking rule (repositories.appointments.provider_mode): a new appointment
+            # here shares the provider where the location allows overlap, else holds them alone.
             own = (
-                blocks.get(plan.provider_id, [])
+                alone.get(plan.provider_id, [])
                 if plan.location.allow_provider_overlap
                 else by_provider.get(plan.provider_id, [])
             )

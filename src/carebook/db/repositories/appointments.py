@@ -174,7 +174,9 @@ async def load_booking_context(
 ) -> BookingContext:
     """One round trip for everything a booking refers to.
 
-    ``around`` is a date near the booking (any zone): closures within two days of it are noted.
+    ``around`` is within a day of the booking's local start date (``booking._around``): closures
+    within two days of it are noted, which covers every local date a booking of up to 24 hours
+    touches.
     """
     params = context_params(
         institution_id=institution_id,
@@ -203,7 +205,8 @@ def context_params(
     now: datetime,
     around: date,
 ) -> dict[str, Any]:
-    """The context query's parameters (absent ids as 0)."""
+    """The context query's parameters (absent ids as 0; ``around`` as for
+    :func:`load_booking_context`)."""
     return {
         "institution_id": institution_id,
         "location_id": location_id,
@@ -251,10 +254,13 @@ class OverlapRow:
     unavailable: bool
 
 
-# How a booking meets the provider's other rows (see ``overlapping``).
-PROVIDER_EXCLUSIVE = "exclusive"  # an appointment where the provider may not double-book
-PROVIDER_BLOCKS = "blocks"  # an appointment where provider overlap is allowed: only blocks clash
-PROVIDER_ALL = "all"  # a block: everything the provider has clashes
+# How a booking meets the provider's other active rows (see ``overlapping``). A row *holds its
+# provider alone* (``provider_exclusive``) unless it is an appointment at a location that allows
+# provider overlap; blocks always do. Two of the provider's rows clash when either holds the
+# provider alone: an appointment at a location that forbids overlap is protected from every
+# other booking of its provider, wherever that is booked.
+PROVIDER_EXCLUSIVE = "exclusive"  # the new row holds the provider alone: all their rows clash
+PROVIDER_SHARED = "shared"  # the new row shares the provider: the rows holding them alone clash
 
 
 @lru_cache(maxsize=32)
@@ -267,11 +273,9 @@ def _overlap_query(operatory: bool, patient: bool, provider: str | None, exclude
         matches.append(Appointment.patient_id == bindparam("patient_id"))
     same_provider = Appointment.provider_id == bindparam("provider_id")
     if provider == PROVIDER_EXCLUSIVE:
-        matches.append(and_(same_provider, Appointment.provider_exclusive))
-    elif provider == PROVIDER_BLOCKS:
-        matches.append(and_(same_provider, Appointment.unavailable))
-    elif provider == PROVIDER_ALL:
         matches.append(same_provider)
+    elif provider == PROVIDER_SHARED:
+        matches.append(and_(same_provider, Appointment.provider_exclusive))
     query = (
         select(
             Appointment.id,
@@ -315,11 +319,9 @@ def guarded_insert(operatory: bool, patient: bool, provider: str | None) -> Any:
         matches.append(existing.c.patient_id == bindparam("patient_id"))
     same_provider = existing.c.provider_id == bindparam("provider_id")
     if provider == PROVIDER_EXCLUSIVE:
-        matches.append(and_(same_provider, existing.c.provider_exclusive))
-    elif provider == PROVIDER_BLOCKS:
-        matches.append(and_(same_provider, existing.c.unavailable))
-    elif provider == PROVIDER_ALL:
         matches.append(same_provider)
+    elif provider == PROVIDER_SHARED:
+        matches.append(and_(same_provider, existing.c.provider_exclusive))
     # One NOT EXISTS per resource rather than one over an OR of them: each then reads its own
     # (institution, resource, start) index range, whatever the planner's statistics say (with
     # an OR, PostgreSQL may scan the institution's every row).
@@ -364,9 +366,8 @@ async def insert_if_free(
 
 
 def provider_mode(*, unavailable: bool, provider_exclusive: bool) -> str:
-    if unavailable:
-        return PROVIDER_ALL
-    return PROVIDER_EXCLUSIVE if provider_exclusive else PROVIDER_BLOCKS
+    """The rule for a new row (a block always holds its provider alone)."""
+    return PROVIDER_EXCLUSIVE if unavailable or provider_exclusive else PROVIDER_SHARED
 
 
 async def overlapping(

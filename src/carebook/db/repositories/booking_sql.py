@@ -23,7 +23,6 @@ from carebook.db.database import EXCLUSION_VIOLATION, DriverConnection, sqlstate
 from carebook.db.repositories.appointments import (
     CONTEXT_ENTITIES,
     MAX_APPOINTMENT_LENGTH,
-    PROVIDER_EXCLUSIVE,
     BookingContext,
     context_of,
     context_params,
@@ -335,12 +334,13 @@ def _hours(hour: _Entity, rows: Sequence[Sequence[Any]]) -> list[HoursRow]:
 def probes_left(
     dialect: Dialect, operatory: bool, patient: bool, provider: str | None
 ) -> tuple[bool, bool, str | None]:
-    """The overlap probes the insert must make itself on ``dialect``: on PostgreSQL the
-    exclusion constraints already refuse an overlapping operatory, patient, or provider where
-    neither row allows overlap, so only the provider rules they do not express are probed."""
+    """The overlap probes the insert must make itself on ``dialect``: none on PostgreSQL, whose
+    exclusion constraints refuse every overlap the rules forbid (operatory, patient, and the
+    provider where either row holds them alone), the probe's own snapshot could miss a
+    concurrent insert, and the constraint cannot."""
     if dialect.name != "postgresql":
         return operatory, patient, provider
-    return False, False, None if provider == PROVIDER_EXCLUSIVE else provider
+    return False, False, None
 
 
 async def insert_if_free(

@@ -29,7 +29,7 @@ from carebook.api.nexhealth.schemas.common import MAX_ID, PageDep, paged
 from carebook.core import booking
 from carebook.core.errors import FieldError, InvalidInput
 from carebook.core.tenancy import Tenant
-from carebook.core.time import parse_datetime
+from carebook.core.time import OUT_OF_RANGE, in_range, parse_datetime
 from carebook.db.database import Database
 
 router = APIRouter(tags=["Appointments"])
@@ -49,16 +49,24 @@ async def appt_fields() -> AsyncIterator[None]:
         ) from None
 
 
+def _parse(text: str) -> datetime:
+    """A date-time from input, within the years the API takes (``core.time.in_range``)."""
+    value = parse_datetime(text)
+    if not in_range(value):
+        raise ValueError(OUT_OF_RANGE)
+    return value
+
+
 def _parse_times(start: str, end: str | None) -> tuple[datetime, datetime | None]:
     errors = []
     parsed_start = parsed_end = None
     try:
-        parsed_start = parse_datetime(start)
+        parsed_start = _parse(start)
     except ValueError as error:
         errors.append(FieldError("appt.start_time", str(error)))
     if end is not None:
         try:
-            parsed_end = parse_datetime(end)
+            parsed_end = _parse(end)
         except ValueError as error:
             errors.append(FieldError("appt.end_time", str(error)))
     if errors:
@@ -164,7 +172,7 @@ async def patch_appointment(
     checkin_at = None
     if fields.checkin_at is not None:
         try:
-            checkin_at = parse_datetime(fields.checkin_at)
+            checkin_at = _parse(fields.checkin_at)
         except ValueError as error:
             raise InvalidInput.one("appt.checkin_at", str(error)) from None
         if checkin_at.tzinfo is None:
@@ -206,7 +214,7 @@ async def list_appointments(
     errors = []
     for name, text in (("start", start), ("end", end)):
         try:
-            value = parse_datetime(text)
+            value = _parse(text)
         except ValueError as error:
             errors.append(FieldError(name, str(error)))
             continue

@@ -18,7 +18,7 @@ from carebook.api.nexhealth.schemas.availability import (
     SlotGroupV2Out,
     slots_json,
 )
-from carebook.api.nexhealth.schemas.common import MAX_ID, Id
+from carebook.api.nexhealth.schemas.common import MAX_ID, Id, InRange
 from carebook.core.availability.service import MAX_DAYS, SlotGroup, SlotQuery, search_slots
 from carebook.core.time import zone
 
@@ -97,7 +97,11 @@ async def _search(
         return await search_slots(session, institution_id=tenant.id, query=query)
 
 
-StartDate = Annotated[date, Query(description="First local date (YYYY-MM-DD).")]
+StartDate = Annotated[
+    date,
+    Query(description="First local date (YYYY-MM-DD), in the years 1900 to 8999."),
+    InRange,
+]
 Days = Annotated[int, Query(ge=1, le=MAX_DAYS, description="Dates searched, start_date included.")]
 TypeId = Annotated[
     int | None,

@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from carebook.api.nexhealth.envelope import PagedEnvelope, PageInfo
-from carebook.core.time import format_utc
+from carebook.core.time import OUT_OF_RANGE, format_utc, in_range
 from carebook.db.repositories.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, Page, PageRequest
 
 T = TypeVar("T")
@@ -102,6 +102,17 @@ IsoDate = Annotated[
     WithJsonSchema({"type": "string", "format": "date", "examples": ["1990-04-21"]}),
 ]
 """A calendar date in a request body, exactly ``YYYY-MM-DD``."""
+
+
+def _in_range(value: date) -> date:
+    if not in_range(value):
+        raise PydanticCustomError("date_range", OUT_OF_RANGE)
+    return value
+
+
+InRange = AfterValidator(_in_range)
+"""For a date the core computes days around (a slot search's start): within the years the API
+takes (``core.time.in_range``), so no step runs off the calendar."""
 
 
 def _not_null(value: object) -> object:
