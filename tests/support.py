@@ -173,3 +173,16 @@ def next_dst_change(tz_name: str, *, forward: bool) -> date:
             return day
         day = nxt
     raise AssertionError(f"no DST change found for {tz_name}")
+
+
+def nested(levels: int) -> Any:
+    """A 1 inside ``levels`` arrays, each inside the next: JSON nested ``levels`` deep."""
+    value: Any = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def nested_text(levels: int) -> str:
+    """:func:`nested` as JSON text, written without recursion (for depths ``json`` refuses)."""
+    return "[" * levels + "1" + "]" * levels

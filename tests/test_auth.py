@@ -81,6 +81,32 @@ async def test_scoped_key_cannot_create_institutions_or_see_others(api: Api) -> 
     assert hidden.status_code == 404
 
 
+async def test_institution_ids_beyond_64_bits_are_a_400_not_a_database_error(api: Api) -> None:
+    headers = await api.admin_auth()
+    for institution_id, message in (
+        (2**63, "input should be less than or equal to 9223372036854775807"),
+        (0, "input should be greater than or equal to 1"),
+    ):
+        response = await api.client.get(f"/institutions/{institution_id}", headers=headers)
+        assert response.status_code == 400, response.text
+        assert response.json() == {
+            "code": False,
+            "description": "the request is invalid",
+            "error": [f"institution_id: {message}"],
+            "data": None,
+            "count": None,
+        }
+    largest = await api.client.get(f"/institutions/{2**63 - 1}", headers=headers)
+    assert largest.status_code == 404
+    assert largest.json() == {
+        "code": False,
+        "description": f"institution {2**63 - 1} not found",
+        "error": [f"institution {2**63 - 1} not found"],
+        "data": None,
+        "count": None,
+    }
+
+
 async def test_bad_institution_body_is_400_naming_fields(api: Api) -> None:
     headers = await api.admin_auth()
     response = await api.client.post(

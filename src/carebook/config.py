@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
+import tempfile
 from functools import cached_property
 from pathlib import Path
 
@@ -10,6 +13,8 @@ from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/carebook.db"
+# HS256 wants a key of at least 256 bits (RFC 7518, 3.2); a generated key has 64 characters.
+MIN_SECRET_KEY_LENGTH = 32
 
 
 def async_database_url(url: str) -> str:
@@ -62,14 +67,37 @@ class Settings(BaseSettings):
         if self.secret_key:
             return self.secret_key
         path = self.var_dir / "secret_key"
-        if path.exists():
-            return path.read_text().strip()
-        self.var_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        try:
-            with path.open("x") as handle:  # "x": a concurrent worker may have won the race
-                handle.write(key)
-            path.chmod(0o600)
-        except FileExistsError:
-            return path.read_text().strip()
-        return key
+        if not path.exists():
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            _publish_secret_key(path, secrets.token_urlsafe(48))
+        return _read_secret_key(path)
+
+
+def _publish_secret_key(path: Path, key: str) -> None:
+    """Create ``path`` holding ``key``, unless it exists already, in one step.
+
+    The key is written whole to a temporary file in the same directory, created with mode 0600,
+    and that file is then linked to the name: ``os.link`` fails if the name exists, so of the
+    workers racing on a first start exactly one wins, and the file has its name only once it
+    is complete and private. A loser reads the winner's key."""
+    fd, temporary = tempfile.mkstemp(prefix=".secret_key-", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+            handle.flush()
+            os.fsync(handle.fileno())  # on disk before it has its name, should the host crash
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+
+
+def _read_secret_key(path: Path) -> str:
+    """The key in ``path``; an empty or short one (a damaged file) is refused, never used."""
+    key = path.read_text().strip()
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise ValueError(
+            f"{path} holds no token-signing key of at least {MIN_SECRET_KEY_LENGTH} characters: "
+            "delete it to have one generated, or set CAREBOOK_SECRET_KEY"
+        )
+    return key

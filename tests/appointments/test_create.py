@@ -15,7 +15,7 @@ from carebook.db.tables import (
     Patient,
     PatientNotification,
 )
-from tests.support import Api, Clinic, future, iso_z, next_dst_change
+from tests.support import Api, Clinic, future, iso_z, nested, next_dst_change
 
 pytestmark = pytest.mark.anyio
 
@@ -644,6 +644,49 @@ async def test_guardian_books_for_dependant(api: Api) -> None:
     assert kids == 1
     missing = await post(api, clinic, appt(clinic, start, is_guardian=True))
     assert error_of(missing) == ["appt.patient: is required when is_guardian is true"]
+
+
+async def test_dependant_bio_nests_at_most_32_levels(api: Api) -> None:
+    clinic = await api.clinic()
+    start = future(days=12)
+
+    def child(notes: Any) -> dict[str, Any]:
+        bio = {"date_of_birth": "2018-05-01", "notes": notes}
+        return {"first_name": "Kid", "last_name": "Deep", "bio": bio}
+
+    # One level too many, and past pydantic's serialisation limit (255): that dependant and
+    # the appointment were written, then answered (and read back ever after) with a 500.
+    for levels in (32, 270):
+        response = await post(
+            api, clinic, appt(clinic, start, is_guardian=True, patient=child(nested(levels)))
+        )
+        assert response.status_code == 400, response.text
+        assert error_of(response) == [
+            "appt.patient.bio: must not nest objects and arrays more than 32 levels deep"
+        ]
+    assert await count_appointments(api, clinic.institution_id) == 0
+    async with api.db.read() as session:
+        patients = await session.scalar(
+            select(func.count())
+            .select_from(Patient)
+            .where(Patient.institution_id == clinic.institution_id)
+        )
+    assert patients == 3
+    # The bio is the first level: 31 arrays inside it are kept.
+    booked = await post(
+        api, clinic, appt(clinic, start, is_guardian=True, patient=child(nested(31)))
+    )
+    assert booked.status_code == 201, booked.text
+    got = booked.json()["data"]["appt"]
+    assert got["patient"]["bio"] == {
+        "date_of_birth": "2018-05-01",
+        "gender": "Female",
+        "notes": nested(31),
+    }
+    again = await api.client.get(
+        f"/appointments/{got['id']}?subdomain={clinic.subdomain}", headers=clinic.auth
+    )
+    assert again.json()["data"]["appt"] == got
 
 
 async def test_failed_booking_writes_nothing(api: Api) -> None:

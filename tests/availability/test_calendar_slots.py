@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,8 +11,18 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carebook.db.tables import AppointmentTypeMode, Institution, Location, Patient, Provider
+from carebook.db.tables import (
+    Appointment,
+    AppointmentType,
+    AppointmentTypeMode,
+    Institution,
+    Location,
+    Operatory,
+    Patient,
+    Provider,
+)
 from tests.availability.helpers import add_appointment, add_hours, next_weekday
+from tests.calendar.helpers import body, post, telehealth_clinic
 from tests.support import Api, Clinic
 
 pytestmark = pytest.mark.anyio
@@ -170,3 +180,235 @@ async def test_openapi_documents_the_slot_search_errors(api: Api) -> None:
         schema = responses[status]["content"]["application/json"]["schema"]
         assert schema["required"] == ["Message"], status
         assert set(schema["properties"]) == {"Message", "ModelState"}, status
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+async def test_slots_are_offered_at_the_facility_a_booking_takes(api: Api) -> None:
+    """``PatientAppointmentPost`` names no facility: it books at the type's location, else the
+    provider's first active one. The search offers that facility only, in its zone when the
+    provider has none of their own, and what it offers there books there."""
+    tele = await telehealth_clinic(api)
+    clinic = tele.clinic
+    ny, berlin = clinic.location_id, clinic.op_location_id
+    provider = clinic.provider_ids[1]  # no zone of their own; works at both locations
+    await add_hours(api, clinic, location_id=ny, provider_id=provider, begin="14:00", end="14:30")
+    await add_hours(api, clinic, location_id=berlin, provider_id=provider, end="09:30")
+    monday = next_weekday(0)
+
+    async def read_guids(session: AsyncSession) -> dict[str, str]:
+        locations = await session.execute(select(Location.id, Location.guid))
+        chair = await session.execute(
+            select(Operatory.guid).where(Operatory.id == clinic.operatory_ids[0])
+        )
+        by_id = dict(locations.tuples().all())
+        return {
+            "ny": str(by_id[ny]),
+            "berlin": str(by_id[berlin]),
+            "chair": str(chair.scalar_one()),
+        }
+
+    async with api.db.read() as session:
+        ids = await read_guids(session)
+    params: dict[str, Any] = {
+        "AccountId": tele.account,
+        "ProviderId": tele.other_provider,
+        "EncounterTypeModeDurationId": tele.mode,  # 15 minutes
+        "FromDate": monday.isoformat(),
+        "ToDate": monday.isoformat(),
+    }
+
+    def slot(hhmm: str, tz: ZoneInfo, facility: str, resource: str | None) -> dict[str, Any]:
+        hour, minute = map(int, hhmm.split(":"))
+        start = datetime.combine(monday, time(hour, minute), tzinfo=tz)
+        end = start + timedelta(minutes=15)
+        return {
+            "FromDate": start.isoformat(timespec="seconds"),
+            "ToDate": end.isoformat(timespec="seconds"),
+            "PatientFromDate": start.isoformat(timespec="seconds"),
+            "PatientToDate": end.isoformat(timespec="seconds"),
+            "Duration": 15,
+            "ProviderId": tele.other_provider,
+            "FacilityId": facility,
+            "ResourceID": resource,
+        }
+
+    # Both locations active: a booking takes New York (the lower id), so only its hours count.
+    both = await api.client.get(PATH, params=params, headers=tele.auth)
+    assert both.status_code == 200, both.text
+    assert both.json() == [
+        slot("14:00", NY, ids["ny"], None),
+        slot("14:15", NY, ids["ny"], None),
+    ]
+    berlin_nine = datetime.combine(monday, time(9), tzinfo=BERLIN).isoformat()
+    refused = await post(api, tele, body(tele, berlin_nine, ProviderId=tele.other_provider))
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["Message"].endswith(
+        f"the provider {tele.other_provider} does not work at the facility {ids['ny']} then."
+    )
+
+    # New York closed for good: Berlin is the first active location, and its zone the
+    # provider's (not that of the inactive location with the lower id).
+    async def set_ny_inactive(session: AsyncSession, inactive: bool) -> None:
+        await session.execute(update(Location).where(Location.id == ny).values(inactive=inactive))
+
+    await api.db.write(lambda session: set_ny_inactive(session, True))
+    offered = await api.client.get(PATH, params=params, headers=tele.auth)
+    assert offered.status_code == 200, offered.text
+    assert offered.json() == [
+        slot("09:00", BERLIN, ids["berlin"], ids["chair"]),
+        slot("09:15", BERLIN, ids["berlin"], ids["chair"]),
+    ]
+    first = offered.json()[0]
+    booked = await post(api, tele, body(tele, first["FromDate"], ProviderId=tele.other_provider))
+    assert booked.status_code == 200, booked.text
+    assert (booked.json()["FacilityId"], booked.json()["ResourceID"]) == (
+        first["FacilityId"],
+        first["ResourceID"],
+    )
+    async with api.db.read() as session:
+        row = (
+            await session.execute(
+                select(
+                    Appointment.location_id, Appointment.operatory_id, Appointment.start_at
+                ).where(Appointment.guid == uuid.UUID(booked.json()["ID"]))
+            )
+        ).one()
+    assert tuple(row) == (
+        berlin,
+        clinic.operatory_ids[0],
+        datetime.combine(monday, time(9), tzinfo=BERLIN).astimezone(UTC),
+    )
+
+    # New York open again, the visit's type scoped to Berlin: a booking takes Berlin, so the
+    # search does, in Berlin's zone; the 09:00 just booked is gone.
+    async def scope_type(session: AsyncSession) -> None:
+        await set_ny_inactive(session, False)
+        await session.execute(
+            update(AppointmentType)
+            .where(AppointmentType.id == tele.ids["consult"])
+            .values(parent_type="Location", parent_id=berlin)
+        )
+
+    await api.db.write(scope_type)
+    scoped = await api.client.get(PATH, params=params, headers=tele.auth)
+    assert scoped.status_code == 200, scoped.text
+    assert scoped.json() == [slot("09:15", BERLIN, ids["berlin"], ids["chair"])]
+
+
+async def test_no_active_facility_offers_nothing(api: Api) -> None:
+    """A provider whose every location is inactive cannot be booked: nothing is offered."""
+    clinic = await api.clinic()
+    ids = await guids(api, clinic)
+    await add_hours(api, clinic, location_id=clinic.location_id, provider_id=clinic.provider_ids[0])
+    await api.db.write(lambda session: session.execute(update(Location).values(inactive=True)))
+    monday = next_weekday(0).isoformat()
+    params = {
+        "AccountId": str(ids["account"]),
+        "ProviderId": str(ids["provider"]),
+        "EncounterTypeModeDurationId": str(ids["mode"]),
+        "FromDate": monday,
+        "ToDate": monday,
+    }
+    response = await api.client.get(PATH, params=params, headers=clinic.auth)
+    assert response.status_code == 200, response.text
+    assert response.json() == []
+
+
+OUT_OF_RANGE = "must lie in the years 1900 to 8999."
+
+
+@pytest.mark.parametrize(
+    ("zone_name", "from_date", "to_date", "errors"),
+    [
+        (
+            "America/New_York",
+            "9999-12-31",
+            "9999-12-31",
+            {"FromDate": f"FromDate {OUT_OF_RANGE}", "ToDate": f"ToDate {OUT_OF_RANGE}"},
+        ),
+        ("America/New_York", "8999-12-31", "9000-01-01", {"ToDate": f"ToDate {OUT_OF_RANGE}"}),
+        (
+            "Asia/Tokyo",
+            "0001-01-01",
+            "0001-01-01",
+            {"FromDate": f"FromDate {OUT_OF_RANGE}", "ToDate": f"ToDate {OUT_OF_RANGE}"},
+        ),
+        (
+            "Pacific/Kiritimati",
+            "1899-12-31",
+            "1900-01-01",
+            {"FromDate": f"FromDate {OUT_OF_RANGE}"},
+        ),
+    ],
+)
+async def test_dates_out_of_range_are_400(
+    api: Api, zone_name: str, from_date: str, to_date: str, errors: dict[str, str]
+) -> None:
+    clinic = await api.clinic()
+    ids = await guids(api, clinic)
+    await add_hours(api, clinic, location_id=clinic.location_id, provider_id=clinic.provider_ids[0])
+    await api.db.write(
+        lambda session: session.execute(
+            update(Provider).where(Provider.id == clinic.provider_ids[0]).values(tz=zone_name)
+        )
+    )
+    params = {
+        "AccountId": str(ids["account"]),
+        "ProviderId": str(ids["provider"]),
+        "EncounterTypeModeDurationId": str(ids["mode"]),
+        "FromDate": from_date,
+        "ToDate": to_date,
+    }
+    response = await api.client.get(PATH, params=params, headers=clinic.auth)
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "Message": "The request is invalid.",
+        "ModelState": {f"model.{name}": [message] for name, message in errors.items()},
+    }
+
+
+async def test_dates_at_the_ends_of_the_range(api: Api) -> None:
+    """The first and last dates taken are searched, the look-ahead past the last included."""
+    clinic = await api.clinic()
+    ids = await guids(api, clinic)
+    await add_hours(
+        api,
+        clinic,
+        location_id=clinic.location_id,
+        provider_id=clinic.provider_ids[0],
+        end="10:00",
+    )
+    params: dict[str, Any] = {
+        "AccountId": str(ids["account"]),
+        "ProviderId": str(ids["provider"]),
+        "EncounterTypeModeDurationId": str(ids["mode"]),
+    }
+    last = date(8999, 12, 31)  # a Tuesday
+    latest = await api.client.get(
+        PATH,
+        params={**params, "FromDate": "8999-12-30", "ToDate": last.isoformat()},
+        headers=clinic.auth,
+    )
+    assert latest.status_code == 200, latest.text
+    assert [(s["FromDate"], s["FacilityId"]) for s in latest.json()] == [
+        (iso(day, hhmm, NY, NY), str(ids["ny"]))
+        for day in (last - timedelta(days=1), last)
+        for hhmm in ("09:00", "09:30")
+    ]
+    # A Sunday with no hours: the engine looks months ahead, into the year 9000.
+    sunday = await api.client.get(
+        PATH,
+        params={**params, "FromDate": "8999-12-29", "ToDate": "8999-12-29"},
+        headers=clinic.auth,
+    )
+    assert sunday.status_code == 200, sunday.text
+    assert sunday.json() == []
+    first = await api.client.get(
+        PATH,
+        params={**params, "FromDate": "1900-01-01", "ToDate": "1900-01-01"},
+        headers=clinic.auth,
+    )
+    assert first.status_code == 200, first.text
+    assert first.json() == []  # a Monday long past

@@ -154,6 +154,17 @@ async def test_specific_date_and_operatory_hours(api: Api) -> None:
                 "working_hour.custom_recurrence.unit: must be day, week or month",
             ],
         ),
+        *(
+            (
+                {
+                    "days": None,
+                    "custom_recurrence": {"num": num, "unit": "day", "ref": "2026-01-01"},
+                },
+                ["working_hour.custom_recurrence.num: must be at most 366"],
+            )
+            # Past the maximum, past a 32-bit integer (the column), past a 64-bit one.
+            for num in (367, 3_000_000_000, 2**63)
+        ),
         ({"provider_id": None}, ["working_hour.provider_id: is required"]),
         ({"specific": 1}, ["working_hour.specific: is not a known field"]),
     ],
@@ -292,6 +303,46 @@ async def test_patch_rules(api: Api) -> None:
         headers=clinic.auth,
     )
     assert unknown.status_code == 404
+
+
+async def test_recurrence_num_is_at_most_366(api: Api) -> None:
+    """Every 366 units is the rarest rule taken, on create and on PATCH; past it is a 400
+    that changes nothing (not a 500 from the 32-bit column)."""
+    clinic = await api.clinic()
+    rarest = {"num": 366, "unit": "month", "ref": "2026-01-01"}
+    made = await create(api, clinic, wh_body(clinic, days=None, custom_recurrence=rarest))
+    assert made.status_code == 201, made.text
+    assert made.json()["data"]["custom_recurrence"] == rarest
+    hour_id = made.json()["data"]["id"]
+    url = f"/working_hours/{hour_id}?subdomain={clinic.subdomain}"
+    for num in (367, 3_000_000_000, 2**63):
+        too_rare = {"num": num, "unit": "week", "ref": "2026-01-01"}
+        patched = await api.client.patch(
+            url, json={"working_hour": {"custom_recurrence": too_rare}}, headers=clinic.auth
+        )
+        assert patched.status_code == 400, patched.text
+        assert patched.json()["error"] == [
+            "working_hour.custom_recurrence.num: must be at most 366"
+        ]
+    v2 = await api.client.post(
+        wh_url(clinic, path="/availabilities"),
+        json={
+            "availability": {
+                "provider_id": clinic.provider_ids[0],
+                "begin_time": "09:00",
+                "end_time": "17:00",
+                "custom_recurrence": {"num": 3_000_000_000, "unit": "day", "ref": "2026-01-01"},
+            }
+        },
+        headers=clinic.auth,
+    )
+    assert v2.status_code == 400, v2.text
+    assert v2.json()["error"] == ["availability.custom_recurrence.num: must be at most 366"]
+    async with api.db.read() as session:
+        rows = await session.execute(
+            select(WorkingHour.id, WorkingHour.recurrence_num, WorkingHour.recurrence_unit)
+        )
+        assert rows.tuples().all() == [(hour_id, 366, "month")]
 
 
 async def test_availabilities_v2_alias(api: Api) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
+from carebook.db.tables import AppointmentDescriptor
 from tests.nexhealth.helpers import INSTANT, errors, ok, url
-from tests.support import Api, Clinic
+from tests.support import Api, Clinic, nested, nested_text
 
 pytestmark = pytest.mark.anyio
 
@@ -132,6 +134,38 @@ async def test_create_descriptor_refuses_bad_input(api: Api) -> None:
         url(acme, f"/locations/{acme.location_id}/appointment_descriptors"), headers=acme.auth
     )
     assert listed.json()["count"] == 0
+
+
+async def test_descriptor_data_nests_at_most_32_levels(api: Api) -> None:
+    acme = await api.clinic("acme")
+    at_acme = url(acme, "/appointment_descriptors", location_id=acme.location_id)
+    headers = {**acme.auth, "Content-Type": "application/json"}
+
+    async def create(data: str) -> Any:
+        body = '{"appointment_descriptor": {"descriptor_type": "T", "name": "X", "data": '
+        return await api.client.post(at_acme, headers=headers, content=f"{body}{data}}}}}")
+
+    # The object is the first level: 31 arrays inside it make the deepest data kept.
+    created = ok(await create('{"x": ' + nested_text(31) + "}"), 201)
+    assert created["data"] == {"x": nested(31)}
+    path = url(acme, f"/appointment_descriptors/{created['id']}")
+    assert ok(await api.client.get(path, headers=acme.auth)) == created
+    too_deep = [
+        "appointment_descriptor.data: must not nest objects and arrays more than 32 levels deep"
+    ]
+    # One level more; beyond pydantic's serialisation limit (255), where the row was written
+    # and then answered with a 500; beyond where a recursive check ran out of stack.
+    for levels in (32, 270, 400, 700):
+        response = await create('{"x": ' + nested_text(levels) + "}")
+        assert errors(response, 400) == too_deep, levels
+    objects = await create('{"x": ' * 33 + "1" + "}" * 33)
+    assert errors(objects, 400) == too_deep
+    # A body too deep for the JSON parser itself is refused as a body.
+    unparsable = await create('{"x": ' + nested_text(100_000) + "}")
+    assert errors(unparsable, 400) == ["There was an error parsing the body"]
+    async with api.db.read() as session:
+        stored = await session.scalar(select(func.count()).select_from(AppointmentDescriptor))
+    assert stored == 1
 
 
 async def test_list_descriptors_of_a_location_filters_and_pages(api: Api) -> None:

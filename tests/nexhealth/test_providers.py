@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from carebook.db.tables import ProviderLocation
 from tests.nexhealth.helpers import GUID, INSTANT, errors, ok, url
-from tests.support import Api, Clinic
+from tests.support import Api, Clinic, nested
 
 pytestmark = pytest.mark.anyio
 
@@ -373,3 +373,29 @@ async def test_patch_provider_refuses_bad_input_and_changes_nothing(api: Api) ->
         acme.location_id,
         acme.op_location_id,
     ]
+
+
+async def test_provider_bio_nests_at_most_32_levels(api: Api) -> None:
+    acme = await api.clinic("acme", providers=1)
+    path = url(acme, f"/providers/{acme.provider_ids[0]}")
+    before = ok(await api.client.get(path, headers=acme.auth))
+    too_deep = ["provider.bio: must not nest objects and arrays more than 32 levels deep"]
+    # One level too many, and past pydantic's serialisation limit (255): that bio was written,
+    # then every answer with the provider was a 500.
+    for levels in (32, 270):
+        bio = {"x": nested(levels)}
+        created = await api.client.post(
+            url(acme, "/providers"),
+            headers=acme.auth,
+            json={"provider": {"first_name": "A", "last_name": "X", "bio": bio}},
+        )
+        assert errors(created, 400) == too_deep, levels
+        patched = await api.client.patch(path, headers=acme.auth, json={"provider": {"bio": bio}})
+        assert errors(patched, 400) == too_deep, levels
+    assert ok(await api.client.get(path, headers=acme.auth)) == before
+    listed = ok(await api.client.get(url(acme, "/providers"), headers=acme.auth))
+    assert [provider["id"] for provider in listed] == acme.provider_ids
+    deepest = {"x": nested(31)}  # the bio is the first level
+    patched = await api.client.patch(path, headers=acme.auth, json={"provider": {"bio": deepest}})
+    assert ok(patched) == {**before, "bio": deepest, "updated_at": INSTANT}
+    assert ok(await api.client.get(path, headers=acme.auth))["bio"] == deepest

@@ -23,14 +23,16 @@ Decisions (the reference leaves them open):
   type's (``EncounterTypeId``); one of the two is required. A visit option of another type is
   400. Without ``EncounterTypeId`` the visit option's type is used.
 * The location (``FacilityId``) is the type's location for a location-scoped type, else the
-  provider's first active location. Where the location maps by operatory, the first active
-  operatory that is free at that time and inside the provider's working hours there (hours
-  may be an operatory's own) is booked: each is tried in order, in its own transaction, so a
-  race on one operatory moves on to the next. When none will do, a taken operatory is the
-  reason given before hours; working hours and closures are named by GUID, never by id.
+  provider's first active location (lowest id); ``GetProviderAvailableSlots`` offers that one
+  only, read by the same look-up (``CalendarContext.location``). Where the location maps by
+  operatory, the first active operatory that is free at that time and inside the provider's
+  working hours there (hours may be an operatory's own) is booked: each is tried in order, in
+  its own transaction, so a race on one operatory moves on to the next. When none will do, a
+  taken operatory is the reason given before hours; working hours and closures are named by
+  GUID, never by id.
 * ``SpecialityId`` defaults to the provider's specialty. ``SecondaryAppointmentOn`` is kept, not
   booked. ``AppointmentOn`` with an offset is that instant; without one it is the provider's
-  local time (the provider's zone, else their location's).
+  local time (the provider's zone, else that location's: :func:`provider_zone`).
 """
 
 from __future__ import annotations
@@ -175,6 +177,13 @@ class _Resolved:
     user_tz: str
     start: datetime
     secondary: datetime | None
+
+
+def provider_zone(provider: Provider, facility: Location) -> str:
+    """The zone of a provider's times in the Calendar API (an ``AppointmentOn`` without an
+    offset, a slot search's dates and times): their own, else that of the facility a booking
+    takes (``CalendarContext.location``), which the slot search offers."""
+    return provider.tz or facility.tz
 
 
 def calendar_field(core_field: str) -> str:
@@ -397,7 +406,7 @@ def _resolve(
             raise _not_found("reason", reason_guid, f"Reasons[{index}].ReasonId")
     ordered = list({g: by_guid[g] for g in given.reason_ids}.values())
 
-    doctor_tz = provider.tz or location.tz
+    doctor_tz = provider_zone(provider, location)
     patient_tz = patient.tz or user.tz or location.tz
     start = _instant(given.appointment_on, doctor_tz, "AppointmentOn")
     if start <= now:

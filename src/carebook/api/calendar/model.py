@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 from starlette.exceptions import HTTPException
 
+from carebook.api.kit.nesting import nests_deeper_than
 from carebook.core.errors import FieldError, InvalidInput
 from carebook.core.telehealth import CalendarBooking
 from carebook.core.time import parse_datetime
@@ -46,6 +47,11 @@ MAX_REASONS = 50
 SHOWN_MAX_LENGTH = 100
 MAX_PAID_AMOUNT = Decimal("9999999999.99")
 INT32 = (-(2**31), 2**31 - 1)
+# ASP.NET Web API's JSON formatter reads at most 256 levels (its MaxDepth), the body object the
+# first. Checked, without recursion, before any value is read: reading and quoting values
+# (``str``, ``json.dumps``) recurses, and ran out of stack just short of the parser's limit.
+JSON_MAX_DEPTH = 256
+MAX_DEPTH_MESSAGE = f"The reader's MaxDepth of {JSON_MAX_DEPTH} has been exceeded."
 
 # The properties of AppointmentModel, in the reference's order: name and kind.
 FIELDS: tuple[tuple[str, str], ...] = (
@@ -342,8 +348,14 @@ def _json_body(text: str) -> _Body:
         raise _model_error(
             f"Invalid JSON: {error.msg}. Path '', line {error.lineno}, position {error.colno}."
         ) from None
-    except (ValueError, RecursionError) as error:
+    except RecursionError:  # deeper than the parser's stack reaches, so past the MaxDepth too
+        raise _model_error(MAX_DEPTH_MESSAGE) from None
+    except ValueError as error:
         raise _model_error(f"Invalid JSON: {error}") from None
+    # Counting brackets is cheap: a body with no more of them than the limit nests no deeper.
+    brackets = text.count("{") + text.count("[")
+    if brackets > JSON_MAX_DEPTH and nests_deeper_than(data, JSON_MAX_DEPTH):
+        raise _model_error(MAX_DEPTH_MESSAGE)
     if data is None:
         raise _model_error("A non-empty request body is required.")
     if not isinstance(data, dict):

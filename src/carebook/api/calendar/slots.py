@@ -18,6 +18,7 @@ from carebook.core.time import zone
 
 # Paths match as ASP.NET matches them: case-insensitively, a trailing slash allowed.
 router = APIRouter(route_class=AspNetRoute, tags=["Calendar"])
+DATE_DOC = "A date (YYYY-MM-DD) in the provider's zone, in the years 1900 to 8999."
 
 
 class AvailableSlot(BaseModel):
@@ -59,6 +60,8 @@ def _json(slot: CalendarSlot) -> dict[str, Any]:
         404: {"description": "An id not found in the account.", **MESSAGE},
     },
     summary="A provider's free slots for a visit option, FromDate to ToDate (provider's dates)",
+    description="Slots at the one facility a booking of this provider and visit option takes: "
+    "the type's location for a location-scoped type, else the provider's first active one.",
 )
 async def get_provider_available_slots(
     principal: PrincipalDep,
@@ -66,8 +69,8 @@ async def get_provider_available_slots(
     account_id: Annotated[uuid.UUID, Query(alias="AccountId")],
     provider_id: Annotated[uuid.UUID, Query(alias="ProviderId")],
     mode_id: Annotated[uuid.UUID, Query(alias="EncounterTypeModeDurationId")],
-    from_date: Annotated[date, Query(alias="FromDate")],
-    to_date: Annotated[date, Query(alias="ToDate")],
+    from_date: Annotated[date, Query(alias="FromDate", description=DATE_DOC)],
+    to_date: Annotated[date, Query(alias="ToDate", description=DATE_DOC)],
     patient_id: Annotated[uuid.UUID | None, Query(alias="PatientId")] = None,
 ) -> JSONResponse:
     async with db.read() as session:

@@ -1,8 +1,19 @@
 """The Calendar API's slot search: one provider, one visit option, a range of dates.
 
-Dates are counted in the provider's zone (``providers.tz``, else the zone of their first
-location); each slot is given in the provider's zone and in the patient's (``patients.tz``, else
-the slot's location's). Slots come from the same engine and rules as the NexHealth search.
+``PatientAppointmentPost`` names no facility: it books at the visit option's type's location for
+a location-scoped type, else at the provider's first active location (lowest id). The search
+offers that facility only, the one a booking of the same provider and visit option would take,
+so every slot offered is booked where it was offered. Both read it with the booking's own
+look-up (``telehealth.calendar_context_query``: one statement, so the two cannot drift); a
+provider with no such facility is offered nothing.
+
+Dates are counted in the provider's zone (``providers.tz``, else the facility's, as a booking
+reads a time without an offset: ``telehealth.provider_zone``); each slot is given in the
+provider's zone and in the patient's (``patients.tz``, else the facility's). ``FromDate`` and
+``ToDate`` lie in the years 1900 to 8999 (``core.time.in_range``, as for the NexHealth search):
+the engine computes zones, days either side and months of look-ahead around them, and every
+slot it can offer is inside the years a booking takes. Slots come from the same engine and
+rules as the NexHealth search.
 """
 
 from __future__ import annotations
@@ -15,9 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from carebook.core.auth import Principal
 from carebook.core.availability.service import MAX_DAYS, SlotQuery, search_slots
-from carebook.core.errors import Forbidden, InvalidInput, NotFound
+from carebook.core.errors import FieldError, Forbidden, InvalidInput, NotFound
+from carebook.core.telehealth import provider_zone
+from carebook.core.time import OUT_OF_RANGE, in_range
 from carebook.db.repositories import availability as repo
-from carebook.db.tables import AppointmentTypeMode, Patient, Provider
+from carebook.db.repositories import telehealth as telehealth_repo
 
 
 @dataclass(frozen=True)
@@ -38,6 +51,23 @@ def _not_found(what: str, guid: uuid.UUID, field: str) -> NotFound:
     return error
 
 
+def _check_dates(from_date: date, to_date: date) -> int:
+    """The number of dates searched; raises for dates out of range or a range too long."""
+    errors = [
+        FieldError(name, f"{name} {OUT_OF_RANGE}.")
+        for name, value in (("FromDate", from_date), ("ToDate", to_date))
+        if not in_range(value)
+    ]
+    if errors:
+        raise InvalidInput(errors)
+    if to_date < from_date:
+        raise InvalidInput.one("ToDate", "ToDate must not be before FromDate.")
+    days = (to_date - from_date).days + 1
+    if days > MAX_DAYS:
+        raise InvalidInput.one("ToDate", f"A search spans at most {MAX_DAYS} days.")
+    return days
+
+
 async def provider_slots(
     session: AsyncSession,
     *,
@@ -49,50 +79,52 @@ async def provider_slots(
     to_date: date,
     patient_id: uuid.UUID | None,
 ) -> list[CalendarSlot]:
-    if to_date < from_date:
-        raise InvalidInput.one("ToDate", "ToDate must not be before FromDate.")
-    days = (to_date - from_date).days + 1
-    if days > MAX_DAYS:
-        raise InvalidInput.one("ToDate", f"A search spans at most {MAX_DAYS} days.")
-    institution = await repo.institution_by_guid(session, account_id)
-    if institution is None or not principal.can_reach(institution.id):
+    days = _check_dates(from_date, to_date)
+    # The booking's look-up, for a booking of this provider and visit option (no user): it
+    # reads the records by GUID in the account and the facility the booking would take.
+    found = await telehealth_repo.calendar_context(
+        session,
+        telehealth_repo.CalendarLookup(
+            account_id=account_id,
+            user_id=telehealth_repo.NO_GUID,
+            provider_id=provider_id,
+            patient_id=patient_id,
+            parent_id=None,
+            mode_id=mode_id,
+            type_id=None,
+            speciality_id=None,
+            service_id=None,
+            referred_id=None,
+            reason_ids=(),
+        ),
+    )
+    if found is None or not principal.can_reach(found.institution.id):
         if principal.is_admin:
             raise _not_found("account", account_id, "AccountId")
         raise Forbidden(f"Authorization has been denied for account {account_id}.")
-    iid = institution.id
-    provider = await repo.by_guid(session, Provider, institution_id=iid, guid=provider_id)
+    iid = found.institution.id
+    provider = found.provider
     if provider is None:
         raise _not_found("provider", provider_id, "ProviderId")
-    mode = await repo.by_guid(session, AppointmentTypeMode, institution_id=iid, guid=mode_id)
+    mode = found.mode
     if mode is None:
         raise _not_found("visit option", mode_id, "EncounterTypeModeDurationId")
     patient = None
     if patient_id is not None:
-        patient = await repo.by_guid(session, Patient, institution_id=iid, guid=patient_id)
+        patient = found.patient
         if patient is None:
             raise _not_found("patient", patient_id, "PatientId")
-    rows = await repo.active_hours(
-        session, institution_id=iid, location_ids=None, provider_ids=[provider.id]
-    )
-    location_ids = sorted({row.hour.location_id for row in rows})
-    home = await repo.provider_location_ids(session, institution_id=iid, provider_id=provider.id)
-    zones = {
-        loc.id: loc.tz
-        for loc in await repo.locations(
-            session, institution_id=iid, location_ids=[*home[:1], *location_ids]
-        )
-    }
-    first_location = home[0] if home else (location_ids[0] if location_ids else None)
-    provider_tz = provider.tz or (zones[first_location] if first_location else "UTC")
-    if not location_ids:
-        return []
+    facility = found.location
+    if facility is None:
+        return []  # a booking would find no active facility: there is nothing to offer
+    provider_tz = provider_zone(provider, facility)
     groups = await search_slots(
         session,
         institution_id=iid,
         query=SlotQuery(
             start_date=from_date,
             days=days,
-            location_ids=location_ids,
+            location_ids=[facility.id],
             provider_ids=[provider.id],
             appointment_type_id=mode.appointment_type_id,
             minutes=mode.minutes,
@@ -100,28 +132,28 @@ async def provider_slots(
             dates_zone=provider_tz,
         ),
     )
-    guids = await repo.guids_of(
+    operatories = await repo.operatory_guids(
         session,
         institution_id=iid,
-        location_ids=location_ids,
         operatory_ids=sorted(
             {s.operatory_id for g in groups for s in g.slots if s.operatory_id is not None}
         ),
     )
-    found = [
+    patient_tz = patient.tz if patient is not None and patient.tz else facility.tz
+    slots = [
         CalendarSlot(
             start=slot.start,
             end=slot.end,
             provider_tz=provider_tz,
-            patient_tz=(patient.tz if patient is not None and patient.tz else group.location.tz),
+            patient_tz=patient_tz,
             minutes=mode.minutes,
             provider_guid=provider.guid,
-            location_guid=guids[("location", group.location.id)],
+            location_guid=facility.guid,
             operatory_guid=(
-                guids[("operatory", slot.operatory_id)] if slot.operatory_id is not None else None
+                operatories[slot.operatory_id] if slot.operatory_id is not None else None
             ),
         )
         for group in groups
         for slot in group.slots
     ]
-    return sorted(found, key=lambda s: (s.start, str(s.location_guid)))
+    return sorted(slots, key=lambda s: s.start)

@@ -22,6 +22,11 @@ from carebook.db.repositories.pagination import Page, PageRequest
 from carebook.db.tables import AppointmentType, Location, LocationClosure, WorkingHour
 
 RULE_FIELDS = ("days", "specific_date", "custom_recurrence")
+# The rarest custom recurrence: every 366 units. In days that is a leap year's worth, so any
+# rule up to yearly can be said in days, and a rarer one in weeks or months (366 weeks are seven
+# years, 366 months thirty); a rule rarer still keeps no working hours. It also keeps ``num``
+# well inside the column's 32-bit integer.
+MAX_RECURRENCE_NUM = 366
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,12 @@ def _check_rule(data: WorkingHourInput, prefix: str, *, required: bool) -> list[
     if data.custom_recurrence is not None:
         if data.custom_recurrence.num < 1:
             errors.append(FieldError(f"{prefix}.custom_recurrence.num", "must be at least 1"))
+        elif data.custom_recurrence.num > MAX_RECURRENCE_NUM:
+            errors.append(
+                FieldError(
+                    f"{prefix}.custom_recurrence.num", f"must be at most {MAX_RECURRENCE_NUM}"
+                )
+            )
         if data.custom_recurrence.unit not in RECURRENCE_UNITS:
             errors.append(
                 FieldError(f"{prefix}.custom_recurrence.unit", "must be day, week or month")

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BindParameter,
@@ -29,12 +29,9 @@ from carebook.db.repositories.pagination import Page, PageRequest, paginate
 from carebook.db.tables import (
     Appointment,
     AppointmentType,
-    AppointmentTypeMode,
-    Institution,
     Location,
     LocationClosure,
     Operatory,
-    Patient,
     Provider,
     ProviderLocation,
     WorkingHour,
@@ -92,58 +89,16 @@ async def providers(
     return list((await session.execute(_PROVIDERS, params)).scalars())
 
 
-async def institution_by_guid(session: AsyncSession, guid: uuid.UUID) -> Institution | None:
-    """The tenant root itself (callers check that the caller may reach it)."""
-    query = select(Institution).where(Institution.guid == guid)
-    return (await session.execute(query)).scalar_one_or_none()
-
-
-GuidRow = TypeVar("GuidRow", Provider, Patient, AppointmentTypeMode)
-
-
-async def by_guid(
-    session: AsyncSession, model: type[GuidRow], *, institution_id: int, guid: uuid.UUID
-) -> GuidRow | None:
-    """A provider, patient or visit option of the institution, by its public GUID."""
-    query = select(model).where(model.institution_id == institution_id, model.guid == guid)
-    return (await session.execute(query)).scalar_one_or_none()
-
-
-async def guids_of(
-    session: AsyncSession,
-    *,
-    institution_id: int,
-    location_ids: Sequence[int],
-    operatory_ids: Sequence[int],
-) -> dict[tuple[str, int], uuid.UUID]:
-    """GUIDs of locations and operatories, keyed ("location" | "operatory", id)."""
-    result: dict[tuple[str, int], uuid.UUID] = {}
-    for kind, model, ids in (
-        ("location", Location, location_ids),
-        ("operatory", Operatory, operatory_ids),
-    ):
-        if ids:
-            query = select(model.id, model.guid).where(
-                model.institution_id == institution_id, model.id.in_(ids)
-            )
-            for row_id, guid in (await session.execute(query)).tuples():
-                result[(kind, row_id)] = guid
-    return result
-
-
-async def provider_location_ids(
-    session: AsyncSession, *, institution_id: int, provider_id: int
-) -> list[int]:
-    """The locations a provider belongs to, in id order (the first one gives their zone)."""
-    query = (
-        select(ProviderLocation.location_id)
-        .where(
-            ProviderLocation.institution_id == institution_id,
-            ProviderLocation.provider_id == provider_id,
-        )
-        .order_by(ProviderLocation.location_id)
+async def operatory_guids(
+    session: AsyncSession, *, institution_id: int, operatory_ids: Sequence[int]
+) -> dict[int, uuid.UUID]:
+    """The GUIDs of operatories of the institution, by id."""
+    if not operatory_ids:
+        return {}
+    query = select(Operatory.id, Operatory.guid).where(
+        Operatory.institution_id == institution_id, Operatory.id.in_(operatory_ids)
     )
-    return list((await session.execute(query)).scalars())
+    return dict((await session.execute(query)).tuples().all())
 
 
 @lru_cache(maxsize=2)

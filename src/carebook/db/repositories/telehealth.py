@@ -239,7 +239,8 @@ class CalendarContext:
     type_by_guid: AppointmentType | None
     type_of_mode: AppointmentType | None
     # The type's location for a location-scoped type (of the type by GUID if found, else of the
-    # visit option's type), else the provider's first active location.
+    # visit option's type), else the provider's first active location: where a Calendar booking
+    # books, and the one facility its slot search offers (both read it here).
     location: Location | None
     operatories: list[Operatory]  # the location's active ones, oldest first, if mapped by them
     specialty_by_guid: Specialty | None

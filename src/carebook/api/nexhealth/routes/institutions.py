@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from carebook.api.kit.auth import PrincipalDep
 from carebook.api.kit.state import DatabaseDep
 from carebook.api.nexhealth.envelope import Envelope, error_responses, ok
+from carebook.api.nexhealth.schemas.common import MAX_ID
 from carebook.core import tenancy
 from carebook.core.errors import Forbidden, NotFound
 from carebook.db.repositories import tenancy as repo
@@ -110,7 +111,9 @@ async def list_institutions(
     summary="One institution",
 )
 async def get_institution(
-    institution_id: Annotated[int, Path()], principal: PrincipalDep, db: DatabaseDep
+    institution_id: Annotated[int, Path(ge=1, le=MAX_ID, description="The institution's id.")],
+    principal: PrincipalDep,
+    db: DatabaseDep,
 ) -> Envelope[InstitutionOut]:
     if not principal.can_reach(institution_id):
         raise NotFound("institution", institution_id)

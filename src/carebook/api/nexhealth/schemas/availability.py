@@ -9,7 +9,12 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from carebook.api.nexhealth.schemas.common import Id, IsoDate, Str200, UtcInstant
-from carebook.core.availability.hours import RecurrenceInput, WorkingHourInput, WorkingHourView
+from carebook.core.availability.hours import (
+    MAX_RECURRENCE_NUM,
+    RecurrenceInput,
+    WorkingHourInput,
+    WorkingHourView,
+)
 from carebook.core.availability.slots import Slot
 from carebook.db.tables import LocationClosure
 
@@ -22,7 +27,7 @@ DayName = Annotated[str, Field(max_length=10, examples=["Monday"])]
 class CustomRecurrenceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    num: int = Field(description="Every `num` units.")
+    num: int = Field(description=f"Every `num` units, from 1 to {MAX_RECURRENCE_NUM}.")
     unit: str = Field(description="day, week or month", examples=["week"])
     ref: IsoDate = Field(description="The first date (YYYY-MM-DD); counting starts here.")
 

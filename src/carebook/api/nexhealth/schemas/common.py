@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from carebook.api.kit.nesting import nests_deeper_than
 from carebook.api.nexhealth.envelope import PagedEnvelope, PageInfo
 from carebook.core.time import OUT_OF_RANGE, format_utc, in_range
 from carebook.db.repositories.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, Page, PageRequest
@@ -61,7 +62,17 @@ QueryText = Annotated[str, StringConstraints(max_length=200), AfterValidator(no_
 """A free-text query parameter (search terms and the like)."""
 
 
+MAX_JSON_DEPTH = 32
+"""How deep free-form JSON (a provider's bio, a descriptor's data, a dependant's bio) may nest
+objects and arrays, the field itself the first level. Such data nests a few levels in practice;
+32 leaves room for any of it, and keeps every stored value far below each depth limit it meets
+later: pydantic serialises at most 255 levels (and the response nests the field a few levels
+down, so a value that passed validation could be written and then never be answered again),
+Python's stack holds about 1000 recursive calls, SQLite's JSON functions stop at 1000 levels."""
+
+
 def _finite(value: object) -> bool:
+    # Recursive, but only ever run on a value at most MAX_JSON_DEPTH levels deep.
     if isinstance(value, float):
         return math.isfinite(value)
     if isinstance(value, dict):
@@ -72,14 +83,22 @@ def _finite(value: object) -> bool:
 
 
 def finite_json(value: dict[str, Any]) -> dict[str, Any]:
-    # Python's JSON parser accepts NaN and Infinity; JSON (and PostgreSQL) do not.
+    """Free-form JSON that can be stored and answered: at most :data:`MAX_JSON_DEPTH` levels
+    deep (measured without recursion, whatever the depth), and no NaN or Infinity (Python's JSON
+    parser reads them; JSON and PostgreSQL do not)."""
+    if nests_deeper_than(value, MAX_JSON_DEPTH):
+        raise PydanticCustomError(
+            "json_depth",
+            "must not nest objects and arrays more than {max_depth} levels deep",
+            {"max_depth": MAX_JSON_DEPTH},
+        )
     if not _finite(value):
         raise PydanticCustomError("json_number", "must not contain NaN or Infinity")
     return value
 
 
 JsonObject = Annotated[dict[str, Any], AfterValidator(finite_json)]
-"""A free-form JSON object, kept as given."""
+"""A free-form JSON object, kept as given (see :func:`finite_json`)."""
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

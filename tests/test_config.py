@@ -1,0 +1,67 @@
+"""The token-signing key generated into var/: one key for every worker, whole from the start."""
+
+from __future__ import annotations
+
+import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from carebook.config import MIN_SECRET_KEY_LENGTH, Settings
+
+
+def _settings(var_dir: Path) -> Settings:
+    return Settings(var_dir=var_dir, secret_key=None)
+
+
+def _resolve_at_once(var_dir: Path, workers: int) -> set[str]:
+    """The keys ``workers`` threads resolve, all let go at the same moment."""
+    everyone = [_settings(var_dir) for _ in range(workers)]
+    start = threading.Barrier(workers)
+
+    def resolve(settings: Settings) -> str:
+        start.wait()
+        return settings.resolved_secret_key()
+
+    with ThreadPoolExecutor(workers) as pool:
+        return set(pool.map(resolve, everyone))
+
+
+def test_workers_starting_at_once_share_one_whole_private_key(tmp_path: Path) -> None:
+    """Workers of a first start race to create the key: each gets the winner's key, never an
+    empty one, and the file is never readable by others."""
+    for round_ in range(20):  # the unguarded version lost a race in the first round or two
+        var_dir = tmp_path / f"var{round_}"
+        keys = _resolve_at_once(var_dir, workers=16)
+        assert len(keys) == 1, (round_, keys)
+        (key,) = keys
+        assert len(key) >= MIN_SECRET_KEY_LENGTH
+        path = var_dir / "secret_key"
+        assert path.read_text() == key
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert [p.name for p in var_dir.iterdir()] == ["secret_key"]  # no temporary files left
+        # A later start reads the same key.
+        assert _settings(var_dir).resolved_secret_key() == key
+
+
+def test_a_key_file_too_short_to_sign_with_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "secret_key"
+    for text in ("", "\n", "short\n", "x" * (MIN_SECRET_KEY_LENGTH - 1)):
+        path.write_text(text)
+        with pytest.raises(ValueError, match="holds no token-signing key") as refused:
+            _settings(tmp_path).resolved_secret_key()
+        assert str(refused.value) == (
+            f"{path} holds no token-signing key of at least {MIN_SECRET_KEY_LENGTH} characters: "
+            "delete it to have one generated, or set CAREBOOK_SECRET_KEY"
+        )
+        assert path.read_text() == text  # left for the operator to look at
+    path.write_text("k" * MIN_SECRET_KEY_LENGTH + "\n")
+    assert _settings(tmp_path).resolved_secret_key() == "k" * MIN_SECRET_KEY_LENGTH
+
+
+def test_a_configured_key_is_used_and_nothing_is_written(tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path / "var", secret_key="configured-" + "k" * 40)
+    assert settings.resolved_secret_key() == "configured-" + "k" * 40
+    assert not (tmp_path / "var").exists()
