@@ -5,12 +5,29 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from carebook.core.availability import service
+from carebook.core.availability.slots import Slot, find_slots
 from carebook.db.tables import Appointment, LocationClosure, WorkingHour
 from tests.support import Api, Clinic
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
+EVERY_DAY = [*WEEKDAYS, "Saturday", "Sunday"]
+
+
+def engine_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of slots each run of the slot engine makes in the search service, in order."""
+    made: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> list[Slot]:
+        found = find_slots(*args, **kwargs)
+        made.append(len(found))
+        return found
+
+    monkeypatch.setattr(service, "find_slots", counted)
+    return made
 
 
 def next_weekday(weekday: int, *, after_days: int = 7) -> date:

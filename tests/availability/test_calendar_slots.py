@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from carebook.core.availability import service
 from carebook.db.tables import (
     Appointment,
     AppointmentType,
@@ -21,7 +22,13 @@ from carebook.db.tables import (
     Patient,
     Provider,
 )
-from tests.availability.helpers import add_appointment, add_hours, next_weekday
+from tests.availability.helpers import (
+    EVERY_DAY,
+    add_appointment,
+    add_hours,
+    engine_runs,
+    next_weekday,
+)
 from tests.calendar.helpers import body, post, telehealth_clinic
 from tests.support import Api, Clinic
 
@@ -295,6 +302,78 @@ async def test_slots_are_offered_at_the_facility_a_booking_takes(api: Api) -> No
     scoped = await api.client.get(PATH, params=params, headers=tele.auth)
     assert scoped.status_code == 200, scoped.text
     assert scoped.json() == [slot("09:15", BERLIN, ids["berlin"], ids["chair"])]
+
+
+async def test_a_search_returns_at_most_the_most_slots(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clinic = await api.clinic()
+    ids = await guids(api, clinic)
+    # A 1-minute visit option and 400 minutes of hours every day: 50 days are the most one
+    # search returns; 90 days would be 36,000 slots.
+    assert service.MAX_SLOTS == 50 * 400
+    await api.db.write(
+        lambda session: session.execute(
+            update(AppointmentTypeMode)
+            .where(AppointmentTypeMode.guid == ids["mode"])
+            .values(minutes=1)
+        )
+    )
+    await add_hours(
+        api,
+        clinic,
+        location_id=clinic.location_id,
+        provider_id=clinic.provider_ids[0],
+        begin="09:00",
+        end="15:40",
+        days=EVERY_DAY,
+    )
+    monday = next_weekday(0)
+    params: dict[str, Any] = {
+        "AccountId": str(ids["account"]),
+        "ProviderId": str(ids["provider"]),
+        "EncounterTypeModeDurationId": str(ids["mode"]),
+        "FromDate": monday.isoformat(),
+        "ToDate": (monday + timedelta(days=49)).isoformat(),
+    }
+    full = await api.client.get(PATH, params=params, headers=clinic.auth)
+    assert full.status_code == 200, full.text[:500]
+    expected = []
+    for n in range(50):
+        opening = datetime.combine(monday + timedelta(days=n), time(9), tzinfo=NY)
+        for i in range(400):
+            start = (opening + timedelta(minutes=i)).isoformat(timespec="seconds")
+            end = (opening + timedelta(minutes=i + 1)).isoformat(timespec="seconds")
+            expected.append(
+                {
+                    "FromDate": start,
+                    "ToDate": end,
+                    "PatientFromDate": start,
+                    "PatientToDate": end,
+                    "Duration": 1,
+                    "ProviderId": str(ids["provider"]),
+                    "FacilityId": str(ids["ny"]),
+                    "ResourceID": None,
+                }
+            )
+    assert full.json() == expected
+    made = engine_runs(monkeypatch)
+    over = await api.client.get(
+        PATH,
+        params={**params, "ToDate": (monday + timedelta(days=89)).isoformat()},
+        headers=clinic.auth,
+    )
+    assert over.status_code == 400, over.text[:500]
+    assert over.json() == {
+        "Message": "The request is invalid.",
+        "ModelState": {
+            "model.ToDate": [
+                "The search finds more than 20000 slots, the most one search returns: "
+                "search fewer days (an earlier ToDate)."
+            ]
+        },
+    }
+    assert made == [service.MAX_SLOTS + 1]  # the engine stopped at the first slot too many
 
 
 async def test_no_active_facility_offers_nothing(api: Api) -> None:

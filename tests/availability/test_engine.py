@@ -371,6 +371,7 @@ resource_sets = st.lists(st.tuples(raw_intervals, raw_intervals), min_size=1, ma
     st.integers(1, 40),
     st.integers(-10, 200),
     st.booleans(),
+    st.integers(1, 30),
 )
 def test_slots_are_free_inside_hours_and_unique(
     resources: list[Resource],
@@ -379,6 +380,7 @@ def test_slots_are_free_inside_hours_and_unique(
     interval_min: int,
     now: int,
     overlapping: bool,
+    cap: int,
 ) -> None:
     blocked = normalize(blocked_raw)
     length, interval = timedelta(minutes=length_min), timedelta(minutes=interval_min)
@@ -390,6 +392,17 @@ def test_slots_are_free_inside_hours_and_unique(
         not_before=m(now),
         overlapping=overlapping,
     )
+    # A cap keeps the first slots and makes no other.
+    capped = find_slots(
+        resources,
+        blocked=blocked,
+        length=length,
+        interval=interval,
+        not_before=m(now),
+        overlapping=overlapping,
+        cap=cap,
+    )
+    assert capped == got[:cap]
     by_id = {r.operatory_id: r for r in resources}
     keys = [(s.start, s.operatory_id) for s in got]
     assert len(keys) == len(set(keys))  # no duplicates
@@ -501,3 +514,40 @@ def test_slots_skip_ahead_to_the_next_start_that_fits() -> None:
     busy_late = [Resource(7, ivs((0, 120)), ivs((30, 120)))]
     got = find_slots(busy_late, blocked=[], length=step, interval=step, not_before=m(0))
     assert got == [Slot(m(0), m(15), 7), Slot(m(15), m(30), 7)]
+
+
+def test_a_search_stops_at_its_cap() -> None:
+    step = timedelta(minutes=15)
+    # Two stretches of free time (30-45 is blocked), two operatories.
+    resources = [Resource(1, ivs((0, 60)), ivs((0, 15))), Resource(2, ivs((0, 60)), [])]
+
+    def run(cap: int, *, overlapping: bool = False) -> list[Slot]:
+        return find_slots(
+            resources,
+            blocked=ivs((30, 45)),
+            length=step,
+            interval=step,
+            not_before=m(0),
+            overlapping=overlapping,
+            cap=cap,
+        )
+
+    first = [Slot(m(0), m(15), 2), Slot(m(15), m(30), 1), Slot(m(45), m(60), 1)]
+    assert [run(cap) for cap in (1, 2, 3, 4)] == [first[:1], first[:2], first, first]
+    every = [
+        Slot(m(0), m(15), 2),
+        Slot(m(15), m(30), 1),
+        Slot(m(15), m(30), 2),
+        Slot(m(45), m(60), 1),
+        Slot(m(45), m(60), 2),
+    ]
+    # With every operatory, the cap may fall between the operatories of one start.
+    assert [run(cap, overlapping=True) for cap in (1, 2, 3, 5, 6)] == [
+        every[:1],
+        every[:2],
+        every[:3],
+        every,
+        every,
+    ]
+    with pytest.raises(AssertionError):
+        run(0)

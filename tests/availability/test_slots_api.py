@@ -12,9 +12,11 @@ from sqlalchemy import update
 from carebook.core.availability import service
 from carebook.db.tables import AppointmentType, Location, Operatory, Provider
 from tests.availability.helpers import (
+    EVERY_DAY,
     add_appointment,
     add_closure,
     add_hours,
+    engine_runs,
     next_weekday,
     slots,
     times,
@@ -797,6 +799,184 @@ async def test_ids_beyond_64_bits_are_a_400_not_a_database_error(
         "data": None,
         "count": None,
     }
+
+
+def error_envelope(description: str, *errors: str) -> dict[str, Any]:
+    return {
+        "code": False,
+        "description": description,
+        "error": list(errors),
+        "data": None,
+        "count": None,
+    }
+
+
+@pytest.mark.parametrize("path", ["/available_slots", "/appointment_slots"])
+async def test_id_lists_hold_at_most_100_ids(api: Api, path: str) -> None:
+    clinic = await api.clinic()
+    base: dict[str, Any] = {
+        "subdomain": clinic.subdomain,
+        "start_date": next_weekday(0).isoformat(),
+        "days": 1,
+        "lids[]": clinic.location_id,
+        "pids[]": clinic.provider_ids[0],
+    }
+
+    async def search(**params: Any) -> Any:
+        response = await api.client.get(path, params={**base, **params}, headers=clinic.auth)
+        return response.status_code, response.json()
+
+    unknown = list(range(10**6, 10**6 + 101))
+    # A hundred ids are searched (the first unknown one is named); 101 are a 400.
+    assert await search(**{"pids[]": unknown[:100]}) == (
+        404,
+        error_envelope(f"provider {unknown[0]} not found", f"provider {unknown[0]} not found"),
+    )
+    for name in ("lids[]", "lids", "pids[]", "pids", "operatory_ids[]", "operatory_ids"):
+        assert await search(**{name: unknown}) == (
+            400,
+            error_envelope(
+                "the request is invalid",
+                f"{name}: list should have at most 100 items after validation, not 101",
+            ),
+        ), name
+    # Both spellings of a list count together.
+    both = {
+        "lids[]": unknown[:50],
+        "lids": unknown[50:],
+        "pids[]": unknown[:50],
+        "pids": unknown[50:],
+        "operatory_ids[]": unknown[:50],
+        "operatory_ids": unknown[50:],
+    }
+    reasons = [f"{name}: give at most 100 ids" for name in ("lids", "pids", "operatory_ids")]
+    assert await search(**both) == (400, error_envelope("; ".join(reasons), *reasons))
+
+
+def minute_slots(
+    first: date, days: int, tz: ZoneInfo, provider_id: int, *, begin: time, minutes: int
+) -> list[dict[str, Any]]:
+    """``/available_slots``' 1-minute slots of ``minutes`` minutes from ``begin`` each day."""
+    found = []
+    for n in range(days):
+        opening = datetime.combine(first + timedelta(days=n), begin, tzinfo=tz)
+        for i in range(minutes):
+            start = opening + timedelta(minutes=i)
+            found.append(
+                {
+                    "time": start.isoformat(timespec="milliseconds"),
+                    "end_time": (start + timedelta(minutes=1)).isoformat(timespec="milliseconds"),
+                    "provider_id": provider_id,
+                    "operatory_id": None,
+                }
+            )
+    return found
+
+
+TOO_MANY = (
+    "days: the search finds more than 20000 slots, the most one search returns; narrow it: "
+    "fewer days, fewer providers (pids[]) or operatories (operatory_ids[]), "
+)
+
+
+async def test_a_search_of_the_most_slots_answers_in_full_and_one_more_is_a_400(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clinic = await api.clinic()
+    p0, p1 = clinic.provider_ids
+    monday = next_weekday(0)
+    # 400 one-minute slots a day, every day: 50 days are the most one search returns.
+    assert service.MAX_SLOTS == 50 * 400
+    await add_hours(
+        api,
+        clinic,
+        location_id=clinic.location_id,
+        provider_id=p0,
+        begin="09:00",
+        end="15:40",
+        days=EVERY_DAY,
+    )
+    params: dict[str, Any] = {
+        "start_date": monday.isoformat(),
+        "days": 50,
+        "lids[]": clinic.location_id,
+        "pids[]": p0,
+        "slot_length": 1,
+    }
+    full = await slots(api, clinic, **params)
+    assert full.status_code == 200, full.text[:500]
+    assert full.json() == {
+        "code": True,
+        "description": None,
+        "error": None,
+        "count": 1,
+        "data": [
+            {
+                "lid": clinic.location_id,
+                "pid": p0,
+                "slots": minute_slots(monday, 50, NY, p0, begin=time(9), minutes=400),
+                "next_available_date": None,
+            }
+        ],
+    }
+    # One slot more, another provider's: refused once the engine has made it.
+    await add_hours(
+        api,
+        clinic,
+        location_id=clinic.location_id,
+        provider_id=p1,
+        begin="09:00",
+        end="09:01",
+        specific_date=monday,
+    )
+    made = engine_runs(monkeypatch)
+    over = await slots(api, clinic, **{**params, "pids[]": [p0, p1]})
+    assert over.status_code == 400, over.text[:500]
+    message = TOO_MANY + "or a longer slot_interval"
+    assert over.json() == error_envelope(message, message)
+    assert made == [service.MAX_SLOTS, 1]
+
+
+@pytest.mark.parametrize("path", ["/available_slots", "/appointment_slots"])
+@pytest.mark.parametrize(
+    ("overlapping", "ways"),
+    [
+        ("false", "or a longer slot_interval"),
+        ("true", "a longer slot_interval, or overlapping_operatory_slots=false"),
+    ],
+)
+async def test_an_over_large_search_stops_at_the_limit(
+    api: Api, monkeypatch: pytest.MonkeyPatch, path: str, overlapping: str, ways: str
+) -> None:
+    """90 days of 1-minute starts around the clock for two providers on two operatories would
+    be about 260,000 slots (520,000 on every operatory): the engine stops at the first slot past
+    the limit, before the second provider is searched."""
+    clinic = await api.clinic()
+    lid = clinic.op_location_id
+    for provider_id in clinic.provider_ids:
+        await add_hours(
+            api,
+            clinic,
+            location_id=lid,
+            provider_id=provider_id,
+            begin="00:00",
+            end="23:59",
+            days=EVERY_DAY,
+        )
+    made = engine_runs(monkeypatch)
+    params: dict[str, Any] = {
+        "subdomain": clinic.subdomain,
+        "start_date": next_weekday(0).isoformat(),
+        "days": 90,
+        "lids[]": lid,
+        "pids[]": clinic.provider_ids,
+        "slot_length": 1,
+        "overlapping_operatory_slots": overlapping,
+    }
+    response = await api.client.get(path, params=params, headers=clinic.auth)
+    assert response.status_code == 400, response.text[:500]
+    assert response.json() == error_envelope(TOO_MANY + ways, TOO_MANY + ways)
+    assert made == [service.MAX_SLOTS + 1]
 
 
 async def test_dated_hours_bind_bookings_on_other_dates_too(api: Api) -> None:

@@ -14,6 +14,7 @@ from carebook.api.calendar.routes import MESSAGE, AspNetRoute
 from carebook.api.kit.auth import PrincipalDep
 from carebook.api.kit.state import DatabaseDep
 from carebook.core.availability.calendar import CalendarSlot, provider_slots
+from carebook.core.availability.service import MAX_SLOTS
 from carebook.core.time import zone
 
 # Paths match as ASP.NET matches them: case-insensitively, a trailing slash allowed.
@@ -61,7 +62,8 @@ def _json(slot: CalendarSlot) -> dict[str, Any]:
     },
     summary="A provider's free slots for a visit option, FromDate to ToDate (provider's dates)",
     description="Slots at the one facility a booking of this provider and visit option takes: "
-    "the type's location for a location-scoped type, else the provider's first active one.",
+    "the type's location for a location-scoped type, else the provider's first active one. "
+    f"A search returns at most {MAX_SLOTS} slots: a larger one is a 400 on ToDate.",
 )
 async def get_provider_available_slots(
     principal: PrincipalDep,

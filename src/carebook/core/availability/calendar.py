@@ -13,7 +13,7 @@ provider's zone and in the patient's (``patients.tz``, else the facility's). ``F
 ``ToDate`` lie in the years 1900 to 8999 (``core.time.in_range``, as for the NexHealth search):
 the engine computes zones, days either side and months of look-ahead around them, and every
 slot it can offer is inside the years a booking takes. Slots come from the same engine and
-rules as the NexHealth search.
+rules as the NexHealth search, and as many at most (``service.MAX_SLOTS``: a 400 on ``ToDate``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,13 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carebook.core.auth import Principal
-from carebook.core.availability.service import MAX_DAYS, SlotQuery, search_slots
+from carebook.core.availability.service import (
+    MAX_DAYS,
+    MAX_SLOTS,
+    SlotQuery,
+    TooManySlots,
+    search_slots,
+)
 from carebook.core.errors import FieldError, Forbidden, InvalidInput, NotFound
 from carebook.core.telehealth import provider_zone
 from carebook.core.time import OUT_OF_RANGE, in_range
@@ -118,20 +124,29 @@ async def provider_slots(
     if facility is None:
         return []  # a booking would find no active facility: there is nothing to offer
     provider_tz = provider_zone(provider, facility)
-    groups = await search_slots(
-        session,
-        institution_id=iid,
-        query=SlotQuery(
-            start_date=from_date,
-            days=days,
-            location_ids=[facility.id],
-            provider_ids=[provider.id],
-            appointment_type_id=mode.appointment_type_id,
-            minutes=mode.minutes,
-            patient_id=patient.id if patient is not None else None,
-            dates_zone=provider_tz,
-        ),
-    )
+    try:
+        groups = await search_slots(
+            session,
+            institution_id=iid,
+            query=SlotQuery(
+                start_date=from_date,
+                days=days,
+                location_ids=[facility.id],
+                provider_ids=[provider.id],
+                appointment_type_id=mode.appointment_type_id,
+                minutes=mode.minutes,
+                patient_id=patient.id if patient is not None else None,
+                dates_zone=provider_tz,
+            ),
+        )
+    except TooManySlots as error:
+        # One provider at one facility, slots as long as the visit option: only the dates
+        # narrow this search.
+        raise InvalidInput.one(
+            "ToDate",
+            f"The search finds more than {MAX_SLOTS} slots, the most one search returns: "
+            "search fewer days (an earlier ToDate).",
+        ) from error
     operatories = await repo.operatory_guids(
         session,
         institution_id=iid,

@@ -27,6 +27,15 @@ from carebook.db.tables import Location, Operatory
 
 MAX_DAYS = 90
 MAX_MINUTES = 24 * 60
+# The most slots one search returns, counted while the engine makes them: a larger search is a
+# 400 that says how to narrow it, never a response built whole first (90 days of 1-minute starts
+# for 20 providers on 10 operatories is ~10.8M slots, over a gigabyte of JSON). Real searches
+# are far inside it: a week for a dozen providers at 15 minutes in 10-hour days is 3,360 slots,
+# 90 days for one provider 3,600 (10,800 at 5 minutes), bench/slots.py's 28 days for twenty
+# providers about 9,000. 20,000 slots are about 2.5 MB of JSON.
+MAX_SLOTS = 20_000
+# The most ids in each of lids[], pids[] and operatory_ids[].
+MAX_IDS = 100
 NEXT_AVAILABLE_DAYS = 180
 # The look-ahead for ``next_available_date`` goes in growing chunks, so a provider free soon
 # costs one small query and one never free costs a handful.
@@ -74,10 +83,40 @@ class _Plan:
     slots: list[Slot] = field(default_factory=list)
 
 
+class TooManySlots(InvalidInput):
+    """A search that finds more than :data:`MAX_SLOTS` slots, named in the NexHealth API's
+    parameters (the Calendar API names its own)."""
+
+    def __init__(self, query: SlotQuery) -> None:
+        ways = [
+            "fewer days",
+            "fewer providers (pids[]) or operatories (operatory_ids[])",
+            "a longer slot_interval",
+        ]
+        if query.overlapping_operatory_slots:
+            ways.append("overlapping_operatory_slots=false")
+        super().__init__(
+            [
+                FieldError(
+                    "days",
+                    f"the search finds more than {MAX_SLOTS} slots, the most one search "
+                    f"returns; narrow it: {', '.join(ways[:-1])}, or {ways[-1]}",
+                )
+            ]
+        )
+
+
 def _check(query: SlotQuery) -> None:
     errors = []
     if not query.location_ids:
         errors.append(FieldError("lids", "give at least one location id"))
+    for name, ids in (
+        ("lids", query.location_ids),
+        ("pids", query.provider_ids),
+        ("operatory_ids", query.operatory_ids),
+    ):
+        if ids is not None and len(ids) > MAX_IDS:
+            errors.append(FieldError(name, f"give at most {MAX_IDS} ids"))
     if not query.provider_ids and query.appointment_type_id is None and query.minutes is None:
         errors.append(FieldError("pids", "give pids[] or appointment_type_id"))
     if not 1 <= query.days <= MAX_DAYS:
@@ -139,14 +178,24 @@ class _Search:
         self.interval = interval
         self.dates_tz = zone(query.dates_zone) if query.dates_zone else None
         self.plans: list[_Plan] = []
+        self.room = MAX_SLOTS  # the slots the search may still return
 
     def dates_tz_of(self, location: Location) -> tzinfo:
         return self.dates_tz or zone(location.tz)
 
     async def run_window(
-        self, session: AsyncSession, plans: Sequence[_Plan], first: date, days: int, now: datetime
+        self,
+        session: AsyncSession,
+        plans: Sequence[_Plan],
+        first: date,
+        days: int,
+        now: datetime,
+        *,
+        first_only: bool = False,
     ) -> None:
-        """Fill ``plan.slots`` for the local dates ``first`` … ``first + days - 1``."""
+        """Fill ``plan.slots`` for the local dates ``first`` … ``first + days - 1``: with
+        ``first_only`` (the look-ahead) each plan's first slot, else every slot, all plans
+        together at most :data:`MAX_SLOTS` (the engine stops at the first one past it)."""
         windows = {p.location.id: _window(p.location, self.dates_tz, first, days) for p in plans}
         # Expand the rules first: a window with no working hours needs no query at all.
         hours: dict[int, list[tuple[Interval, int | None]]] = {}
@@ -230,7 +279,12 @@ class _Search:
                 overlapping=self.query.overlapping_operatory_slots,
                 memo=memo,
                 fits=fits,
+                cap=1 if first_only else self.room + 1,
             )
+            if not first_only:
+                self.room -= len(plan.slots)
+                if self.room < 0:
+                    raise TooManySlots(self.query)
 
 
 def _resources(
@@ -342,7 +396,7 @@ async def search_slots(
     for chunk in NEXT_AVAILABLE_CHUNKS:
         if not pending:
             break
-        await search.run_window(session, pending, first, chunk, now)
+        await search.run_window(session, pending, first, chunk, now, first_only=True)
         for plan in pending:
             if plan.slots:
                 next_dates[id(plan)] = local_date(

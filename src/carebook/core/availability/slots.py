@@ -9,11 +9,14 @@ Slot starts step by ``interval`` from the start of each stretch of time the prov
 inside working hours (so a search never offers two slots that clash on the provider when
 ``interval >= length``); a start is offered when ``[start, start + length)`` is free on some
 resource, and the first such resource in the given order is named (every one of them with
-``overlapping``). Nothing starts before ``not_before``.
+``overlapping``). Nothing starts before ``not_before``. Slots come in time order (with
+``overlapping``, a start's resources in the given order), and a search stops at ``cap`` slots,
+so a caller bounds what one search builds.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -87,8 +90,12 @@ def find_slots(
     overlapping: bool = False,
     memo: dict[tuple[object, ...], list[Interval]] | None = None,
     fits: dict[tuple[object, ...], Fits] | None = None,
+    cap: int = sys.maxsize,
 ) -> list[Slot]:
-    """``memo`` may carry ``hours − busy`` between calls for resources that share them (every
+    """The first ``cap`` slots (all of them when there are fewer): a caller that must refuse
+    more than ``n`` asks for ``n + 1`` and is never given more to build.
+
+    ``memo`` may carry ``hours − busy`` between calls for resources that share them (every
     provider of a location sees the same operatories), and ``fits`` the :class:`Fits` built
     from them.
 
@@ -100,6 +107,7 @@ def find_slots(
     """
     assert length > timedelta(0)
     assert interval > timedelta(0)
+    assert cap > 0
     keys = [(r.operatory_id, *r.hours) for r in resources]
     fits_key = (length, *keys)
     found = fits.get(fits_key) if fits is not None else None
@@ -118,10 +126,11 @@ def find_slots(
     base = subtract(found.hours, blocked)
     ids = [r.operatory_id for r in resources]
     if overlapping:
-        return _every(found.starts, ids, base, length, interval, not_before)
+        return _every(found.starts, ids, base, length, interval, not_before, cap)
     first = found.first
     size = len(first)
     cursor = 0
+    room = cap  # one count per slot made, never per start tried
     slots: list[Slot] = []
     append = slots.append
     make = tuple.__new__  # Slot(...) without the Python-level __new__ of a named tuple
@@ -139,6 +148,9 @@ def find_slots(
                 start = first_start(start, range_start, interval)
                 continue
             append(make(Slot, (start, start + length, ids[index])))
+            room -= 1
+            if not room:
+                return slots
             start += interval
     return slots
 
@@ -150,12 +162,14 @@ def _every(
     length: timedelta,
     interval: timedelta,
     not_before: datetime,
+    cap: int,
 ) -> list[Slot]:
-    """Each grid start with every resource it fits, in resource order."""
+    """Each grid start with every resource it fits, in resource order; the first ``cap``."""
     cursors = [0] * len(starts)
     sizes = [len(ranges) for ranges in starts]
     order = range(len(starts))
     slots: list[Slot] = []
+    room = cap
     for low, high in base:
         start = first_start(low, not_before, interval)
         end = start + length
@@ -169,6 +183,9 @@ def _every(
                 cursors[index] = cursor
                 if cursor < size and ranges[cursor][0] <= start:
                     slots.append(Slot(start, end, ids[index]))
+                    room -= 1
+                    if not room:
+                        return slots
             start += interval
             end += interval
     return slots

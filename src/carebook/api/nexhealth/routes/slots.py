@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
+from pydantic import Field
 
 from carebook.api.kit.state import DatabaseDep
 from carebook.api.nexhealth.deps import TenantDep
@@ -19,13 +20,27 @@ from carebook.api.nexhealth.schemas.availability import (
     slots_json,
 )
 from carebook.api.nexhealth.schemas.common import MAX_ID, Id, InRange
-from carebook.core.availability.service import MAX_DAYS, SlotGroup, SlotQuery, search_slots
+from carebook.core.availability.service import (
+    MAX_DAYS,
+    MAX_IDS,
+    MAX_SLOTS,
+    SlotGroup,
+    SlotQuery,
+    search_slots,
+)
 from carebook.core.time import zone
 
 router = APIRouter(tags=["Slots"])
 
 Minutes = Annotated[int | None, Query(ge=1, le=1440)]
-Ids = list[Id] | None  # each a 64-bit id, as the database stores them
+# Each a 64-bit id, as the database stores them; at most MAX_IDS in a list (the core holds the
+# merged lists, `lids[]` and `lids` together, to the same bound).
+Ids = Annotated[list[Id], Field(max_length=MAX_IDS)] | None
+LIMITS_DOC = (
+    f"At most {MAX_IDS} ids in each of lids[], pids[] and operatory_ids[]. A search returns at "
+    f"most {MAX_SLOTS} slots: a larger one is a 400 naming `days` that says how to narrow it "
+    "(fewer days, providers or operatories, or a longer slot_interval)."
+)
 
 
 def _ids(*lists: list[int] | None) -> list[int] | None:
@@ -115,6 +130,7 @@ SLOT_LENGTH_DOC = "Minutes (default 15; the appointment type's length wins)."
     response_model=Envelope[list[SlotGroupOut]],
     responses=error_responses(400, 401, 403, 404),
     summary="Free slots per location and provider, in the location's local time",
+    description=LIMITS_DOC,
 )
 async def available_slots(
     db: DatabaseDep,
@@ -153,6 +169,7 @@ async def available_slots(
     response_model=Envelope[list[SlotGroupV2Out]],
     responses=error_responses(400, 401, 403, 404),
     summary="Free slots (v2 shape: no end_time)",
+    description=LIMITS_DOC,
 )
 async def appointment_slots(
     db: DatabaseDep,
