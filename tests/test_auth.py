@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.support import Api
@@ -64,6 +66,43 @@ async def test_admin_creates_and_lists_institutions(api: Api) -> None:
         json={"institution": {"name": "Again", "subdomain": "smile"}},
     )
     assert duplicate.status_code == 409
+
+
+async def test_institutions_are_paged_by_cursor(api: Api) -> None:
+    """The institution list pages like every other list: ``count`` is the total, and the
+    cursors walk it both ways; a scoped key pages over its own institutions only."""
+    acme = await api.clinic("acme")
+    await api.clinic("bravo")
+    await api.clinic("carol")
+    headers = await api.admin_auth()
+
+    async def page(**params: Any) -> Any:
+        response = await api.client.get("/institutions", headers=headers, params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    first = await page(per_page=2)
+    assert [i["subdomain"] for i in first["data"]] == ["acme", "bravo"]
+    assert (first["code"], first["count"], first["error"]) == (True, 3, None)
+    assert first["page_info"]["has_previous_page"] is False
+    assert first["page_info"]["has_next_page"] is True
+    second = await page(per_page=2, end_cursor=first["page_info"]["end_cursor"])
+    assert [i["subdomain"] for i in second["data"]] == ["carol"]
+    assert second["count"] == 3
+    assert second["page_info"]["has_previous_page"] is True
+    assert second["page_info"]["has_next_page"] is False
+    back = await page(per_page=2, start_cursor=second["page_info"]["start_cursor"])
+    assert [i["subdomain"] for i in back["data"]] == ["acme", "bravo"]
+    scoped = await api.client.get("/institutions", headers=acme.auth, params={"per_page": 1})
+    body = scoped.json()
+    assert [i["subdomain"] for i in body["data"]] == ["acme"]
+    assert body["count"] == 1
+    assert body["page_info"]["has_next_page"] is False
+    tampered = await api.client.get(
+        "/institutions", headers=headers, params={"end_cursor": "not-a-cursor"}
+    )
+    assert tampered.status_code == 400
+    assert tampered.json()["error"] == ["end_cursor: is not a cursor this API issued"]
 
 
 async def test_scoped_key_cannot_create_institutions_or_see_others(api: Api) -> None:

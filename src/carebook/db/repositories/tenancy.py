@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from carebook.db.repositories.pagination import Page, PageRequest, paginate
 from carebook.db.tables import ApiKey, ApiKeyInstitution, Institution
 
 
@@ -19,15 +20,15 @@ async def institution_by_id(session: AsyncSession, institution_id: int) -> Insti
     return await session.get(Institution, institution_id)
 
 
-async def list_institutions(
-    session: AsyncSession, *, only_ids: Sequence[int] | None, after_id: int | None, limit: int
-) -> list[Institution]:
-    query = select(Institution).order_by(Institution.id).limit(limit)
+async def page_of_institutions(
+    session: AsyncSession, *, only_ids: Sequence[int] | None, page: PageRequest
+) -> Page[Institution]:
+    """The institutions (``only_ids`` of them, when given: what a scoped key reaches), one page
+    at a time by id."""
+    query = select(Institution)
     if only_ids is not None:
         query = query.where(Institution.id.in_(only_ids))
-    if after_id is not None:
-        query = query.where(Institution.id > after_id)
-    return list((await session.execute(query)).scalars())
+    return await paginate(session, query, Institution.id, page)
 
 
 async def add_institution(session: AsyncSession, institution: Institution) -> Institution:

@@ -3,14 +3,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carebook.api.kit.auth import PrincipalDep
 from carebook.api.kit.state import DatabaseDep
-from carebook.api.nexhealth.envelope import Envelope, error_responses, ok
-from carebook.api.nexhealth.schemas.common import MAX_ID
+from carebook.api.nexhealth.envelope import Envelope, PagedEnvelope, error_responses, ok
+from carebook.api.nexhealth.schemas.common import MAX_ID, PageDep, paged
 from carebook.core import tenancy
 from carebook.core.errors import Forbidden, NotFound
 from carebook.db.repositories import tenancy as repo
@@ -89,19 +89,19 @@ async def create_institution(
 
 @router.get(
     "/institutions",
-    response_model=Envelope[list[InstitutionOut]],
+    response_model=PagedEnvelope[list[InstitutionOut]],
     responses=error_responses(400, 401),
     summary="The institutions this key reaches",
 )
 async def list_institutions(
-    principal: PrincipalDep,
-    db: DatabaseDep,
-    per_page: Annotated[int, Query(ge=1, le=1000)] = 50,
-) -> Envelope[list[InstitutionOut]]:
+    principal: PrincipalDep, db: DatabaseDep, page: PageDep
+) -> PagedEnvelope[list[InstitutionOut]]:
+    """Every institution for the admin key, else those the key is scoped to; ordered by id and
+    paged by cursor like every other list (``count`` is the total)."""
     only = None if principal.is_admin else [i for _, i in principal.institutions]
     async with db.read() as session:
-        rows = await repo.list_institutions(session, only_ids=only, after_id=None, limit=per_page)
-    return ok([InstitutionOut.of(r) for r in rows], count=len(rows))
+        found = await repo.page_of_institutions(session, only_ids=only, page=page)
+    return paged(found, InstitutionOut.of)
 
 
 @router.get(
