@@ -21,6 +21,9 @@ def test_unknown_zones_are_refused(name: str) -> None:
     assert t.is_valid_zone(name) is False
 
 
+KOLKATA_OFFSET = timezone(timedelta(hours=5, minutes=30))
+
+
 def test_known_zone() -> None:
     assert t.is_valid_zone("Europe/Berlin") is True
     assert t.zone("Europe/Berlin") is t.zone("Europe/Berlin")
@@ -84,13 +87,34 @@ def test_day_bounds_on_a_23_hour_day() -> None:
             datetime(2026, 2, 3, 21, 3, 34, 482247, tzinfo=timezone(timedelta(hours=-6))),
         ),
         (" 2026-03-02 10:00 ", datetime(2026, 3, 2, 10, 0)),
+        ("2026-03-02t10:00:00z", datetime(2026, 3, 2, 10, 0, tzinfo=UTC)),
+        ("2026-03-02T10:00:00,25Z", datetime(2026, 3, 2, 10, 0, 0, 250000, tzinfo=UTC)),
+        ("20260302T1000Z", datetime(2026, 3, 2, 10, 0, tzinfo=UTC)),
+        ("2026-03-02T10+05:30", datetime(2026, 3, 2, 10, 0, tzinfo=KOLKATA_OFFSET)),
     ],
 )
 def test_parse_datetime(text: str, expected: datetime) -> None:
     assert t.parse_datetime(text) == expected
 
 
-@pytest.mark.parametrize("text", ["2026-03-02", "2026-13-02T10:00:00", "tomorrow at ten", ""])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-03-02",
+        "2026-13-02T10:00:00",
+        "tomorrow at ten",
+        "",
+        "2026-03-02T",
+        # Fractions of an hour or a minute (Python alone reads them as fractions of a second).
+        "2026-03-02T10.5",
+        "2026-03-02T10,5Z",
+        "2026-03-02T10:15.75+01:00",
+        # An empty fraction, an offset with seconds, a space before the offset.
+        "2026-03-02T10:00:00.Z",
+        "2026-03-02T10:00:00+05:30:00",
+        "2026-03-02 10:00:00 +05:00",
+    ],
+)
 def test_parse_datetime_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="must be an ISO 8601 date-time"):
         t.parse_datetime(text)

@@ -317,6 +317,12 @@ async def test_block_rules(api: Api) -> None:
             {"start_time": "2030-01-01"},
             "appt.start_time: must be an ISO 8601 date-time, e.g. 2026-03-02T10:00:00-05:00",
         ),
+        # Half past ten in ISO 8601, which Python alone would read as ten o'clock and half a
+        # second: refused rather than misread.
+        (
+            {"start_time": "2030-01-01T10.5Z", "end_time": "2030-01-01T11:15:00Z"},
+            "appt.start_time: must be an ISO 8601 date-time, e.g. 2026-03-02T10:00:00-05:00",
+        ),
         ({"start_time": 12}, "appt.start_time: input should be a valid string"),
         (
             {"patient_id": "abc"},

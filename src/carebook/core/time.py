@@ -8,6 +8,7 @@ twice (fall-back) means its first occurrence, the earlier instant.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -129,16 +130,32 @@ def day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
     return local_datetime(day, time(0), tz), local_datetime(day + timedelta(days=1), time(0), tz)
 
 
-def parse_datetime(text: str) -> datetime:
-    """Any ISO 8601 date-time (``Z``, ``+00:00``, ``+0000``, 1-9 fraction digits, or no offset).
+_NOT_A_DATETIME = "must be an ISO 8601 date-time, e.g. 2026-03-02T10:00:00-05:00"
+# The time of day after the date: hours, minutes, seconds (extended or basic form), a fraction
+# only after the seconds, then an offset or none. ``datetime.fromisoformat`` alone is laxer in
+# ways that misread: it takes "10.5" (half past ten in ISO 8601) as ten o'clock and half a
+# second, and lets through offsets with seconds and spaces before the offset.
+_TIME_OF_DAY = re.compile(
+    r"\d{2}(?::\d{2}(?::\d{2}(?:[.,]\d+)?)?|\d{2}(?:\d{2}(?:[.,]\d+)?)?)?"
+    r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?"
+)
 
-    A bare date is refused: a booking needs a time. The result is naive when the text has no
+
+def parse_datetime(text: str) -> datetime:
+    """Any ISO 8601 date-time (``Z``, ``+00:00``, ``+0000``, any fraction digits after the
+    seconds, or no offset).
+
+    A bare date is refused: a booking needs a time; so is a fraction of an hour or a minute,
+    which Python would read as a fraction of a second. The result is naive when the text has no
     offset; the caller decides whose local time that is.
     """
     value = text.strip()
-    if len(value) <= 10 or not any(sep in value[8:] for sep in ("T", "t", " ")):
-        raise ValueError("must be an ISO 8601 date-time, e.g. 2026-03-02T10:00:00-05:00")
+    at = next((i for i in range(8, len(value)) if value[i] in "Tt "), None)
+    if at is None or _TIME_OF_DAY.fullmatch(value, at + 1) is None:
+        raise ValueError(_NOT_A_DATETIME)
+    if value[-1] == "z":
+        value = value[:-1] + "Z"
     try:
         return datetime.fromisoformat(value)
     except ValueError as error:
-        raise ValueError("must be an ISO 8601 date-time, e.g. 2026-03-02T10:00:00-05:00") from error
+        raise ValueError(_NOT_A_DATETIME) from error
