@@ -299,8 +299,9 @@ def run_wrk_everywhere(
         return [f.result() for f in futures]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options a booking load shares with the yardstick (bench/floor.py): which database,
+    how many server processes, clients and seconds."""
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument(
         "--postgres-url",
@@ -309,11 +310,16 @@ def main() -> int:
         ),
     )
     parser.add_argument("--workers", type=int, default=None)
-    parser.add_argument("--spread", choices=["processes", "workers"], default="processes")
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=30.0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_load_arguments(parser)
+    parser.add_argument("--spread", choices=["processes", "workers"], default="processes")
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--warmup", type=int, default=1_000)
-    parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--api", choices=["nexhealth", "calendar", "both"], default="nexhealth")
     parser.add_argument(
         "--loadgen",

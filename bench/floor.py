@@ -30,16 +30,15 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import cpu, wrk
+from bench import wrk
 from bench.booking import (
     RESOURCES,
     SLOT_MINUTES,
+    add_load_arguments,
     free_port,
+    measure_with_wrk,
     prepare_postgres,
-    report,
-    run_wrk_everywhere,
     wait_until_serving,
-    wrk_config,
 )
 from bench.floor_app import LENGTH_SECONDS
 
@@ -93,16 +92,7 @@ def _resources() -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get(
-            "CAREBOOK_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-        ),
-    )
-    parser.add_argument("--workers", type=int, default=None)
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=30.0)
+    add_load_arguments(parser)
     args = parser.parse_args()
     if not wrk.available():
         parser.error("the yardstick needs wrk (`apt-get install wrk`)")
@@ -141,31 +131,13 @@ def main() -> int:
     bases = [f"http://127.0.0.1:{port}" for port in ports]
     try:
         wait_until_serving(servers, bases, "/")
-        data = _resources()
-
-        def configs(offset: int) -> list[dict[str, Any]]:
-            return [
-                wrk_config("nexhealth", "-", data, part=i, parts=len(bases), offset=offset)
-                for i in range(len(bases))
-            ]
-
-        warm = run_wrk_everywhere(bases, configs(0), clients=args.clients, seconds=3)
-        offset = max(w.requests for w in warm) + 10 * args.clients
-        before = cpu.snapshot([s.pid for s in servers])
-        results = run_wrk_everywhere(
-            bases, configs(offset), clients=args.clients, seconds=args.seconds
-        )
-        split = cpu.per_booking(
-            before, cpu.snapshot([s.pid for s in servers]), sum(r.requests for r in results)
-        )
         label = (
             f"floor (bare ASGI app, one guarded INSERT) on {args.database}, "
             f"{workers} process(es), {args.clients} clients"
         )
-        failed = report(label, results, warm, bases)
-        if split is not None:
-            print(f"  {split}")
-        return 0 if failed == 0 else 1
+        # The booking bench's measurement, NexHealth's requests (the floor ignores the token).
+        args.api, args.url = "nexhealth", database
+        return measure_with_wrk(args, bases, "-", _resources(), label, [s.pid for s in servers])
     finally:
         for server in servers:
             server.terminate()

@@ -177,7 +177,6 @@ class _Search:
         self.length = length
         self.interval = interval
         self.dates_tz = zone(query.dates_zone) if query.dates_zone else None
-        self.plans: list[_Plan] = []
         self.room = MAX_SLOTS  # the slots the search may still return
 
     def dates_tz_of(self, location: Location) -> tzinfo:
