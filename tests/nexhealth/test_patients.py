@@ -239,6 +239,23 @@ async def test_a_duplicate_patient_is_refused_or_returned_on_request(api: Api) -
     assert ok(response, 201)["user"]["id"] != first["id"]
 
 
+async def test_names_match_without_regard_to_case_beyond_ascii(api: Api) -> None:
+    # Both databases fold every letter's case, not only A-Z (SQLite's own lower() does not).
+    acme = await api.clinic("acme", patients=0)
+    body = new_patient(acme, first_name="Élodie", last_name="Ørsted", email="E@Acme.test")
+    first = ok(await api.client.post(patients_url(acme), headers=acme.auth, json=body), 201)
+    again = new_patient(acme, first_name="ÉLODIE", last_name="øRSTED", email="e@acme.test")
+    response = await api.client.post(
+        patients_url(acme), headers=acme.auth, json={**again, "return_existing_if_match": True}
+    )
+    assert ok(response, 200) == first
+    for name in ("élodie", "ÉLODIE ØRSTED", "ørsted élodie"):
+        response = await api.client.get(patients_url(acme, name=name), headers=acme.auth)
+        assert [p["id"] for p in ok(response, 200)] == [first["user"]["id"]], name
+    response = await api.client.get(patients_url(acme, name="elodie"), headers=acme.auth)
+    assert ok(response, 200) == []
+
+
 async def test_search_patients_by_name_email_phone_birth_date_and_inactive(api: Api) -> None:
     acme = await api.clinic("acme", patients=3)
     other = await api.clinic("other", patients=3)

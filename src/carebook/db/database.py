@@ -147,10 +147,18 @@ def _asyncpg_error(error: Exception, sql: str, args: Sequence[Any]) -> DBAPIErro
     return wrapper(sql, args, error)
 
 
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry | None) -> None:
     # Let SQLAlchemy's begin event decide how transactions start (pysqlite's own handling
     # would otherwise issue a deferred BEGIN lazily, too late for a check-then-insert).
     dbapi_connection.isolation_level = None
+    # SQLite's own lower() folds ASCII letters only, so "ÉLODIE" would neither find nor match
+    # "Élodie" (patient search, duplicate and dependant matching); PostgreSQL's folds every
+    # letter. No index is built on lower(), so replacing it changes no stored data.
+    dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
