@@ -27,3 +27,19 @@ def test_migrate_demo_and_keys(
     assert capsys.readouterr().out.startswith("cbk_")
     assert main(["keys", "create", "--subdomain", "nope"]) == 2
     assert capsys.readouterr().err == "carebook: institution nope not found\n"
+
+
+def test_bad_configuration_is_named_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CAREBOOK_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("CAREBOOK_SECRET_KEY", "too-short")
+    monkeypatch.setenv("CAREBOOK_DATABASE_URL", "mysql://localhost/carebook")
+    assert main(["migrate"]) == 2
+    assert capsys.readouterr().err == (
+        "carebook: CAREBOOK_DATABASE_URL: unsupported database 'mysql': "
+        "use sqlite:// or postgresql://\n"
+        "carebook: CAREBOOK_SECRET_KEY: must be at least 32 characters "
+        "(generate one with: openssl rand -base64 48)\n"
+    )
+    assert not (tmp_path / "var").exists()

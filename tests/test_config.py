@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from carebook.config import MIN_SECRET_KEY_LENGTH, Settings
 
@@ -65,3 +66,19 @@ def test_a_configured_key_is_used_and_nothing_is_written(tmp_path: Path) -> None
     settings = Settings(var_dir=tmp_path / "var", secret_key="configured-" + "k" * 40)
     assert settings.resolved_secret_key() == "configured-" + "k" * 40
     assert not (tmp_path / "var").exists()
+
+
+def test_a_configured_key_too_short_to_sign_with_is_refused(tmp_path: Path) -> None:
+    for short in ("short", "k" * (MIN_SECRET_KEY_LENGTH - 1), " " * 40 + "k"):
+        with pytest.raises(ValidationError) as refused:
+            Settings(var_dir=tmp_path, secret_key=short)
+        assert [(e["loc"], e["msg"]) for e in refused.value.errors()] == [
+            (
+                ("secret_key",),
+                f"Value error, must be at least {MIN_SECRET_KEY_LENGTH} characters "
+                "(generate one with: openssl rand -base64 48)",
+            )
+        ]
+    # Empty is unset: a key is generated and kept under var/.
+    generated = Settings(var_dir=tmp_path / "var", secret_key="").resolved_secret_key()
+    assert (tmp_path / "var" / "secret_key").read_text() == generated

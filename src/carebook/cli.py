@@ -7,6 +7,8 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from carebook.config import Settings
 from carebook.core.errors import DomainError
 
@@ -78,7 +80,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     create.add_argument("--name", default=None)
 
     args = parser.parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            variable = "CAREBOOK_" + "_".join(str(part) for part in problem["loc"]).upper()
+            message = problem["msg"].removeprefix("Value error, ")
+            print(f"carebook: {variable}: {message}", file=sys.stderr)
+        return 2
     try:
         _run(args, settings)
     except DomainError as error:

@@ -51,6 +51,18 @@ class Settings(BaseSettings):
         async_database_url(value)
         return value
 
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough_to_sign_with(cls, value: str | None) -> str | None:
+        # Empty means unset (a key is generated); a short one would sign weak tokens, so it is
+        # refused at start-up rather than used, as a short key file is.
+        if value and len(value.strip()) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_SECRET_KEY_LENGTH} characters "
+                "(generate one with: openssl rand -base64 48)"
+            )
+        return value.strip() if value else None
+
     @cached_property
     def async_database_url(self) -> str:
         return async_database_url(self.database_url)
