@@ -59,9 +59,10 @@ async def test_openapi_describes_every_clinic_route_with_its_errors(api: Api) ->
     for (method, path), (success, failures) in ROUTES.items():
         operation = spec["paths"][path][method]
         responses = operation["responses"]
-        assert failures | {"500"} <= set(responses), (method, path)
-        for status in failures | {"500"}:
+        assert failures | {"500", "503"} <= set(responses), (method, path)
+        for status in failures | {"500", "503"}:
             assert schema_ref(responses[status]) == "ErrorEnvelope", (method, path, status)
+        assert "Retry-After" in responses["503"]["headers"], (method, path)
         envelope = schemas[schema_ref(responses[success])]
         assert {"code", "description", "error", "data", "count"} <= set(envelope["properties"])
         if method == "get" and not path.endswith("}"):

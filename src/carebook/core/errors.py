@@ -57,6 +57,15 @@ class Conflict(DomainError):
     """The request is valid but the current state forbids it."""
 
 
+class Unavailable(DomainError):
+    """The database cannot be reached or cannot take the work now (an outage, not a bug): the
+    request did nothing and may be sent again after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class Clash:
     """An existing appointment or block that a booking would overlap."""

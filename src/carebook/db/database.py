@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from asyncpg import exceptions as asyncpg_errors
 from sqlalchemy import Dialect, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -31,7 +34,10 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util import greenlet_spawn
 
+from carebook.core.errors import Unavailable
 from carebook.db.sqlite_inline import BUSY_TIMEOUT_MS, inline_creator
+
+logger = logging.getLogger("carebook.db")
 
 T = TypeVar("T")
 
@@ -70,6 +76,59 @@ def constraint_name_of(error: BaseException) -> str | None:
         if isinstance(name, str):
             return name
     return None
+
+
+# What an outage looks like, as opposed to a bug: SQLSTATE classes 08 (connection exception),
+# 53 (insufficient resources: too many connections, disk full, out of memory) and 57P (the server
+# shutting down or starting up), and 3D000 (the configured database does not exist)...
+_OUTAGE_SQLSTATES = ("08", "53", "57P", "3D000")
+# ... and SQLite's words for the same: the file cannot be opened, read or grown, or another
+# process has held the write lock past LOCKED_PATIENCE_SECONDS.
+_SQLITE_OUTAGES = (
+    "database is locked",
+    "unable to open database file",
+    "disk i/o error",
+    "database or disk is full",
+    "attempt to write a readonly database",
+)
+UNAVAILABLE_MESSAGE = "The database is unavailable; try again shortly."
+# The driver's own errors (not the server's) after which a connection's state is not known.
+_CLIENT_STATE_IN_DOUBT = (asyncpg_errors.InterfaceError, asyncpg_errors.InternalClientError)
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether ``error`` says the database cannot be reached or cannot take work now (a 503
+    for the client, who may try again) rather than that the request or the code is wrong."""
+    if isinstance(error, OSError | PoolTimeout):  # refused, reset, timed out; no free connection
+        return True
+    code = sqlstate_of(error) or getattr(error, "sqlstate", None)
+    if isinstance(code, str) and code.startswith(_OUTAGE_SQLSTATES):
+        return True
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, asyncpg_errors.InterfaceError) and "connection is closed" in str(error):
+        return True
+    if isinstance(error, asyncpg_errors.InternalClientError):
+        # The driver lost track of the connection's protocol state: what a server closing an
+        # idle connection (a restart, pg_terminate_backend) does when it is next used.
+        return True
+    if isinstance(error, OperationalError | sqlite3.OperationalError):
+        text = str(error).lower()
+        return any(words in text for words in _SQLITE_OUTAGES)
+    return False
+
+
+@contextlib.contextmanager
+def _outage_as_unavailable() -> Iterator[None]:
+    """Raise :class:`Unavailable` for an outage (logged as a warning, without a traceback: it is
+    not a bug); let every other error through as it is."""
+    try:
+        yield
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        logger.warning("database unavailable: %r", error)
+        raise Unavailable(UNAVAILABLE_MESSAGE) from error
 
 
 def _is_retryable(error: BaseException) -> bool:
@@ -259,9 +318,11 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A read-only session; its transaction is rolled back at the end."""
-        async with self._read_sessions() as session:
-            yield session
+        """A read-only session; its transaction is rolled back at the end. An outage is raised
+        as :class:`Unavailable` (as by every method here)."""
+        with _outage_as_unavailable():
+            async with self._read_sessions() as session:
+                yield session
 
     @asynccontextmanager
     async def _write_once(self) -> AsyncIterator[AsyncSession]:
@@ -284,7 +345,8 @@ class Database:
             async with self._write_once() as session:
                 return await work(session)
 
-        return await _retrying(once)
+        with _outage_as_unavailable():
+            return await _retrying(once)
 
     def _sqlite_path(self) -> str:
         database = make_url(self.url).database
@@ -318,14 +380,15 @@ class Database:
         the booking path is every time, so a separate reader re-read every page of every
         look-up. The lock is held for a few microseconds of reading; writes queue on it anyway.
         """
-        if self._write_lock is not None:
-            async with self._write_lock:
-                try:
-                    return await work(self._sqlite_connection())
-                except sqlite3.Error as error:
-                    raise _wrap_sqlite(error) from error
-        async with _pooled_driver(self.read_engine) as pooled:
-            return await work(pooled)
+        with _outage_as_unavailable():
+            if self._write_lock is not None:
+                async with self._write_lock:
+                    try:
+                        return await work(self._sqlite_connection())
+                    except sqlite3.Error as error:
+                        raise _wrap_sqlite(error) from error
+            async with _pooled_driver(self.read_engine) as pooled:
+                return await work(pooled)
 
     async def _write_driver_once(self, work: Callable[[DriverConnection], Awaitable[T]]) -> T:
         if self._write_lock is not None:
@@ -357,7 +420,8 @@ class Database:
         process's write lock. On PostgreSQL ``work`` runs in autocommit, so it may write with
         its last statement only. Errors are SQLAlchemy's exception classes, as in :meth:`write`.
         """
-        return await _retrying(lambda: self._write_driver_once(work))
+        with _outage_as_unavailable():
+            return await _retrying(lambda: self._write_driver_once(work))
 
 
 async def _retrying(once: Callable[[], Awaitable[T]]) -> T:
@@ -392,6 +456,11 @@ async def _pooled_driver(engine: AsyncEngine) -> AsyncIterator[_AsyncpgDriver]:
     fairy = await engine.raw_connection()
     try:
         yield _AsyncpgDriver(fairy.driver_connection, engine.dialect)
+    except Exception as error:
+        if is_outage(error) or isinstance(error, _CLIENT_STATE_IN_DOUBT):
+            # Not back into the pool: after a server restart it would fail the next request too.
+            await greenlet_spawn(fairy.invalidate, error)
+        raise
     finally:
         await greenlet_spawn(fairy.close)
 

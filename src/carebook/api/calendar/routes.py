@@ -88,6 +88,17 @@ MESSAGE: dict[str, Any] = {
         }
     }
 }
+# An outage (not a bug): the request did nothing and may be sent again.
+UNAVAILABLE: dict[str, Any] = {
+    "description": "The database is unavailable: send the request again after Retry-After seconds.",
+    "headers": {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again.",
+            "schema": {"type": "integer"},
+        }
+    },
+    **MESSAGE,
+}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Invalid model: ModelState lists every failing field.", **MESSAGE},
     401: {"description": "Missing or invalid bearer token.", **MESSAGE},
@@ -98,6 +109,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "An id not found in the account.", **MESSAGE},
     409: {"description": "The time overlaps another booking (named).", **MESSAGE},
     415: {"description": "A body that is not JSON or a form.", **MESSAGE},
+    503: UNAVAILABLE,
 }
 
 

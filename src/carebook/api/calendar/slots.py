@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from carebook.api.calendar.routes import MESSAGE, AspNetRoute
+from carebook.api.calendar.routes import MESSAGE, UNAVAILABLE, AspNetRoute
 from carebook.api.kit.auth import PrincipalDep
 from carebook.api.kit.state import DatabaseDep
 from carebook.core.availability.calendar import CalendarSlot, provider_slots
@@ -59,6 +59,7 @@ def _json(slot: CalendarSlot) -> dict[str, Any]:
         401: {"description": "Missing or invalid bearer token.", **MESSAGE},
         403: {"description": "The token does not reach the account.", **MESSAGE},
         404: {"description": "An id not found in the account.", **MESSAGE},
+        503: UNAVAILABLE,
     },
     summary="A provider's free slots for a visit option, FromDate to ToDate (provider's dates)",
     description="Slots at the one facility a booking of this provider and visit option takes: "

@@ -24,6 +24,7 @@ from carebook.core.errors import (
     InvalidInput,
     NotFound,
     Unauthorized,
+    Unavailable,
 )
 
 logger = logging.getLogger("carebook.api")
@@ -81,6 +82,8 @@ def problem_from_domain(error: DomainError) -> Problem:
         return Problem(404, error.message)
     if isinstance(error, Conflict):
         return Problem(409, error.message)
+    if isinstance(error, Unavailable):
+        return Problem(503, error.message, headers={"Retry-After": str(error.retry_after)})
     return Problem(400, error.message)
 
 

@@ -72,13 +72,23 @@ _DESCRIPTIONS = {
     404: "No such record in this institution (or location).",
     409: "The request clashes with the current state (for example an overlapping booking).",
     500: "A bug; the envelope is still returned.",
+    503: "The database is unavailable (an outage, not a bug): nothing was done; send the request "
+    "again after `Retry-After` seconds.",
+}
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer"},
+    }
 }
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for the error statuses a route can answer."""
     wanted = statuses or (400, 401, 403, 404)
-    return {
+    responses: dict[int | str, dict[str, Any]] = {
         status: {"model": ErrorEnvelope, "description": _DESCRIPTIONS[status]}
-        for status in (*wanted, 500)
+        for status in (*wanted, 500, 503)
     }
+    responses[503]["headers"] = RETRY_AFTER
+    return responses
