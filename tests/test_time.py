@@ -13,7 +13,23 @@ KOLKATA = t.zone("Asia/Kolkata")
 
 
 @pytest.mark.parametrize(
-    "name", ["", " America/New_York", "/etc/passwd", "../x", "Mars/Olympus", "America/New_York/x"]
+    "name",
+    [
+        "",
+        " America/New_York",
+        "/etc/passwd",
+        "../x",
+        "Mars/Olympus",
+        "America/New_York/x",
+        # In the machine's /usr/share/zoneinfo, but not IANA zones: the server's own zone, the
+        # POSIX default rules, a leap-second variant, the tables.
+        "localtime",
+        "posixrules",
+        "right/America/New_York",
+        "posix/America/New_York",
+        "zone1970.tab",
+        "tzdata.zi",
+    ],
 )
 def test_unknown_zones_are_refused(name: str) -> None:
     with pytest.raises(t.UnknownTimeZone):
@@ -27,6 +43,17 @@ KOLKATA_OFFSET = timezone(timedelta(hours=5, minutes=30))
 def test_known_zone() -> None:
     assert t.is_valid_zone("Europe/Berlin") is True
     assert t.zone("Europe/Berlin") is t.zone("Europe/Berlin")
+    assert t.is_valid_zone("US/Eastern") is True  # IANA's backward-compatible links too
+
+
+def test_zones_come_from_the_pinned_tzdata_package_only() -> None:
+    import zoneinfo
+    from importlib.metadata import version
+
+    assert zoneinfo.TZPATH == ()
+    assert "America/New_York" in t.IANA_ZONES
+    assert len(t.IANA_ZONES) > 500
+    assert version("tzdata")  # installed: the rules every machine uses
 
 
 def test_skipped_wall_time_moves_forward_by_the_gap() -> None:

@@ -112,6 +112,12 @@ BAD_LOCATIONS: list[tuple[dict[str, Any], list[str]]] = [
         {"name": "X", "tz": "../etc/passwd"},
         ["location.tz: '../etc/passwd' is not an IANA time zone name"],
     ),
+    # The server's own zone, in the machine's zoneinfo directory but not an IANA zone.
+    ({"name": "X", "tz": "localtime"}, ["location.tz: 'localtime' is not an IANA time zone name"]),
+    (
+        {"name": "X", "tz": "right/America/New_York"},
+        ["location.tz: 'right/America/New_York' is not an IANA time zone name"],
+    ),
     ({"tz": "UTC"}, ["location.name: is required"]),
     ({"name": "X"}, ["location.tz: is required"]),
     ({"name": "   ", "tz": "UTC"}, ["location.name: must not be blank"]),
