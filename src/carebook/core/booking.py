@@ -48,7 +48,7 @@ from carebook.db.repositories import booking_sql
 from carebook.db.repositories import clinic as clinic_repo
 from carebook.db.repositories.appointments import MAX_APPOINTMENT_LENGTH, AppointmentRecord
 from carebook.db.repositories.pagination import Page, PageRequest
-from carebook.db.tables import Patient, PatientNotification
+from carebook.db.tables import Appointment, Patient, PatientNotification
 from carebook.db.tables.appointments import (
     EXCLUDE_OPERATORY,
     EXCLUDE_PATIENT,
@@ -272,7 +272,10 @@ def _clashes(rows: list[repo.OverlapRow], booking: dict[str, Any]) -> list[Clash
     return clashes
 
 
-async def _dependant(session: AsyncSession, request: BookingRequest, guardian: Patient) -> Patient:
+async def _dependant(
+    session: AsyncSession, request: BookingRequest, guardian: Patient
+) -> tuple[Patient, bool]:
+    """The dependant booked, and whether it is new (created by this booking)."""
     dependant = request.dependant
     assert dependant is not None
     if dependant.patient_id is not None:
@@ -283,7 +286,7 @@ async def _dependant(session: AsyncSession, request: BookingRequest, guardian: P
         )
         if named is None or named.guarantor_id != guardian.id:
             raise InvalidInput.one("patient", "the patient is not a dependant of the guardian")
-        return named
+        return named, False
     existing = await repo.find_dependant(
         session,
         institution_id=request.institution_id,
@@ -293,11 +296,11 @@ async def _dependant(session: AsyncSession, request: BookingRequest, guardian: P
         date_of_birth=dependant.date_of_birth,
     )
     if existing is not None:
-        return existing
+        return existing, False
     bio = dict(dependant.bio)
     bio["date_of_birth"] = dependant.date_of_birth.isoformat()
     bio.setdefault("gender", dependant.gender or "Female")
-    return await repo.add_patient(
+    created = await repo.add_patient(
         session,
         Patient(
             institution_id=request.institution_id,
@@ -314,6 +317,7 @@ async def _dependant(session: AsyncSession, request: BookingRequest, guardian: P
             portal_user_id=guardian.portal_user_id,
         ),
     )
+    return created, True
 
 
 def _values(
@@ -324,8 +328,11 @@ def _values(
     start: datetime,
     end: datetime,
     now: datetime,
+    *,
+    past_patient: bool,
 ) -> dict[str, Any]:
-    """The new appointment's row."""
+    """The new appointment's row; ``past_patient``: whether ``patient`` has an active
+    appointment that started before ``now``."""
     location = context.location
     assert location is not None
     calendar = request.calendar or CalendarDetails()
@@ -357,8 +364,7 @@ def _values(
         "is_guardian": request.is_guardian,
         "guardian_patient_id": guardian_id,
         "is_new_clients_patient": request.is_new_clients_patient,
-        # A dependant created just now has no history; otherwise the context query knows.
-        "is_past_patient": guardian_id is None and context.patient_has_past_appointment,
+        "is_past_patient": past_patient,
         "referrer": request.referrer,
         "sooner_if_possible": False,
         "misc": {"is_booked_on_carebook": True, "booked_via": request.booked_via},
@@ -429,12 +435,21 @@ async def _book_in(session: AsyncSession, request: BookingRequest) -> Appointmen
 
     patient = context.patient
     guardian_id = None
+    # The context query says whether the patient it was asked about has been seen before.
+    past_patient = context.patient_has_past_appointment
     if request.is_guardian and patient is not None:
+        # That is the guardian: the patient booked is the dependant, whose own history counts
+        # (none for a dependant created by this very booking).
         guardian_id = patient.id
-        patient = await _dependant(session, request, patient)
+        patient, new = await _dependant(session, request, patient)
+        past_patient = not new and await repo.has_past_appointment(
+            session, institution_id=request.institution_id, patient_id=patient.id, now=now
+        )
 
     calendar = request.calendar or CalendarDetails()
-    values = _values(request, context, patient, guardian_id, start, end, now)
+    values = _values(
+        request, context, patient, guardian_id, start, end, now, past_patient=past_patient
+    )
     provider_rule = repo.provider_mode(
         unavailable=request.unavailable, provider_exclusive=values["provider_exclusive"]
     )
@@ -564,7 +579,18 @@ async def _book_fast(conn: DriverConnection, request: BookingRequest) -> Appoint
                 rows=context.provider_hours,
                 has_hours=True,
             )
-    values = _values(request, context, context.patient, None, start, end, now)
+    # No guardian booking comes here (``_fast``): the patient booked is the one the context
+    # query was asked about.
+    values = _values(
+        request,
+        context,
+        context.patient,
+        None,
+        start,
+        end,
+        now,
+        past_patient=context.patient_has_past_appointment,
+    )
     provider_rule = repo.provider_mode(
         unavailable=request.unavailable, provider_exclusive=values["provider_exclusive"]
     )
@@ -624,9 +650,32 @@ class AppointmentChanges:
 
     confirmed: bool | None = None
     cancelled: bool | None = None
-    checkin_at: datetime | None = None
+    checkin_at: datetime | None = None  # aware, or naive = local time at the location
     patient_missed: bool | None = None
     note: str | None = None
+
+
+def _attended_by_nobody(appointment: Appointment) -> str | None:
+    """What ``appointment`` is if no patient is to attend it: a block (no patient), or a
+    cancelled appointment; None for an active appointment. Such a row is never confirmed,
+    checked in or marked missed."""
+    if appointment.unavailable:
+        return "a block"
+    if appointment.cancelled:
+        return "a cancelled appointment"
+    return None
+
+
+async def _instant_at(session: AsyncSession, value: datetime, appointment: Appointment) -> datetime:
+    """``value`` as an instant: aware as given, naive as local time at the appointment's
+    location."""
+    if value.tzinfo is not None and value.utcoffset() is not None:
+        return value.astimezone(UTC)
+    location = await clinic_repo.location_by_id(
+        session, appointment.location_id, institution_id=appointment.institution_id
+    )
+    assert location is not None  # the appointment's own location, in its institution
+    return to_utc(value, zone(location.tz))
 
 
 async def update_appointment(
@@ -636,6 +685,9 @@ async def update_appointment(
 
     ``confirmed`` only goes false → true, ``checkin_at`` only null → a time, and a cancelled
     appointment stays cancelled (book again instead), so no change here can create an overlap.
+    A cancelled appointment or a block is never confirmed, checked in or marked missed; its
+    note may change, and cancelling it again changes nothing. A naive ``checkin_at`` is local
+    time at the appointment's location (``core.time``'s rule on DST change days).
     """
 
     async def work(session: AsyncSession) -> None:
@@ -646,10 +698,15 @@ async def update_appointment(
             raise NotFound("appointment", appointment_id)
         errors = []
         now = utc_now()
+        # As the appointment stood before this request: cancelling it in the same request is
+        # as if the cancellation came after the other changes.
+        unattended = _attended_by_nobody(appointment)
         if changes.confirmed is not None:
             if not changes.confirmed and appointment.confirmed:
                 errors.append(FieldError("confirmed", "a confirmation cannot be withdrawn"))
             elif changes.confirmed and not appointment.confirmed:
+                if unattended is not None:
+                    errors.append(FieldError("confirmed", f"{unattended} cannot be confirmed"))
                 appointment.confirmed = True
                 appointment.confirmed_at = now
         if changes.cancelled is not None:
@@ -664,9 +721,14 @@ async def update_appointment(
         if changes.checkin_at is not None:
             if appointment.checkin_at is not None:
                 errors.append(FieldError("checkin_at", "the patient is already checked in"))
+            elif unattended is not None:
+                errors.append(FieldError("checkin_at", f"{unattended} cannot be checked in"))
             else:
-                appointment.checkin_at = changes.checkin_at
+                appointment.checkin_at = await _instant_at(session, changes.checkin_at, appointment)
         if changes.patient_missed is not None:
+            marking = changes.patient_missed and not appointment.patient_missed
+            if marking and unattended is not None:
+                errors.append(FieldError("patient_missed", f"{unattended} cannot be marked missed"))
             appointment.patient_missed = changes.patient_missed
         if changes.note is not None:
             if len(changes.note) > NOTE_MAX_LENGTH:
@@ -694,16 +756,18 @@ async def list_appointments(
     unavailable: bool | None = None,
     page: PageRequest,
 ) -> Page[AppointmentRecord]:
-    if end <= start:
-        raise InvalidInput.one("end", "must be after start")
+    """The appointments at ``location_id`` starting in ``[start, end)``; a naive ``start`` or
+    ``end`` is local time at that location (``core.time``'s rule on DST change days)."""
     async with db.read() as session:
-        if (
-            await clinic_repo.location_by_id(
-                session, institution_id=institution_id, location_id=location_id
-            )
-            is None
-        ):
+        location = await clinic_repo.location_by_id(
+            session, institution_id=institution_id, location_id=location_id
+        )
+        if location is None:
             raise NotFound("location", location_id, field="location_id")
+        tz = zone(location.tz)
+        start, end = to_utc(start, tz), to_utc(end, tz)
+        if end <= start:
+            raise InvalidInput.one("end", "must be after start")
         return await repo.page_of_appointments(
             session,
             institution_id=institution_id,

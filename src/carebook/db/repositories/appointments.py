@@ -71,6 +71,22 @@ class BookingContext:
     provider_hours: list[HoursRow] | None = None
 
 
+def _seen_before() -> Any:
+    """Whether patient ``patient_id`` has an active (neither cancelled nor deleted) appointment
+    that started before ``now``: what makes a booking's ``is_past_patient``."""
+    return (
+        select(literal(True))
+        .where(
+            Appointment.institution_id == bindparam("institution_id"),
+            Appointment.patient_id == bindparam("patient_id"),
+            Appointment.start_at < bindparam("now", type_=UTCDateTime()),
+            Appointment.cancelled == false(),
+            Appointment.deleted == false(),
+        )
+        .exists()
+    )
+
+
 def context_query(*entities: Any) -> Any:
     """Built once: the location, outer-joined to each referenced record by (institution, id).
 
@@ -89,17 +105,7 @@ def context_query(*entities: Any) -> Any:
         )
         .exists()
     )
-    seen_before = (
-        select(literal(True))
-        .where(
-            Appointment.institution_id == institution,
-            Appointment.patient_id == bindparam("patient_id"),
-            Appointment.start_at < bindparam("now", type_=UTCDateTime()),
-            Appointment.cancelled == false(),
-            Appointment.deleted == false(),
-        )
-        .exists()
-    )
+    seen_before = _seen_before()
     closed_near = (
         select(literal(True))
         .where(
@@ -158,6 +164,16 @@ def context_query(*entities: Any) -> Any:
 
 CONTEXT_ENTITIES = (Location, Provider, Patient, Operatory, AppointmentType)
 _CONTEXT_QUERY = context_query(*CONTEXT_ENTITIES)
+_SEEN_BEFORE_QUERY = select(_seen_before())
+
+
+async def has_past_appointment(
+    session: AsyncSession, *, institution_id: int, patient_id: int, now: datetime
+) -> bool:
+    """The context query's ``patient_has_past_appointment`` for another patient than the one
+    it was asked about (a guardian booking's dependant)."""
+    params = {"institution_id": institution_id, "patient_id": patient_id, "now": now}
+    return bool((await session.execute(_SEEN_BEFORE_QUERY, params)).scalar_one())
 
 
 async def load_booking_context(

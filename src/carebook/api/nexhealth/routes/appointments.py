@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from carebook.api.kit.state import DatabaseDep
 from carebook.api.nexhealth.deps import TenantDep
@@ -47,6 +47,13 @@ async def appt_fields() -> AsyncIterator[None]:
                 for e in error.errors
             ]
         ) from None
+
+
+def ignored_parameters(names: Iterable[str]) -> str | None:
+    """The answer's ``description`` naming the parameters a request gave and the route does not
+    take, as NexHealth words it; None when there are none."""
+    ignored = sorted(set(names))
+    return f"Note that following parameters are ignored: {', '.join(ignored)}." if ignored else None
 
 
 def _parse(text: str) -> datetime:
@@ -133,10 +140,7 @@ async def book_appointment(
     )
     async with appt_fields():
         record = await booking.book(db, request)
-    ignored = sorted(appt.model_extra or {})
-    description = (
-        f"Note that following parameters are ignored: {', '.join(ignored)}." if ignored else None
-    )
+    description = ignored_parameters(appt.model_extra or {})
     envelope = ok(AppointmentData(appt=appointment_out(record)), count=1, description=description)
     return envelope.model_dump_json().encode()
 
@@ -172,11 +176,9 @@ async def patch_appointment(
     checkin_at = None
     if fields.checkin_at is not None:
         try:
-            checkin_at = _parse(fields.checkin_at)
+            checkin_at = _parse(fields.checkin_at)  # naive: local time at the location
         except ValueError as error:
             raise InvalidInput.one("appt.checkin_at", str(error)) from None
-        if checkin_at.tzinfo is None:
-            raise InvalidInput.one("appt.checkin_at", "must carry an offset, e.g. Z or -05:00")
     changes = booking.AppointmentChanges(
         confirmed=fields.confirmed,
         cancelled=fields.cancelled,
@@ -191,6 +193,26 @@ async def patch_appointment(
     return respond(ok(AppointmentData(appt=appointment_out(record)), count=1))
 
 
+# The query parameters GET /appointments takes, its dependencies' included (the tenant's
+# ``subdomain``, the page's): any other is ignored and named in the answer's description.
+LIST_PARAMETERS = frozenset(
+    {
+        "subdomain",
+        "per_page",
+        "start_cursor",
+        "end_cursor",
+        "location_id",
+        "start",
+        "end",
+        "provider_ids[]",
+        "patient_ids[]",
+        "operatory_ids[]",
+        "cancelled",
+        "unavailable",
+    }
+)
+
+
 @router.get(
     "/appointments",
     response_model=PagedEnvelope[list[AppointmentOut]],
@@ -201,9 +223,22 @@ async def list_appointments(
     tenant: TenantDep,
     db: DatabaseDep,
     page: PageDep,
+    request: Request,
     location_id: Annotated[int, Query(ge=1, le=MAX_ID)],
-    start: Annotated[str, Query(description="ISO 8601 date-time (inclusive).")],
-    end: Annotated[str, Query(description="ISO 8601 date-time (exclusive).")],
+    start: Annotated[
+        str,
+        Query(
+            description="ISO 8601 date-time (inclusive); without an offset it is local time at "
+            "the location."
+        ),
+    ],
+    end: Annotated[
+        str,
+        Query(
+            description="ISO 8601 date-time (exclusive); without an offset it is local time at "
+            "the location."
+        ),
+    ],
     provider_ids: Annotated[list[int] | None, Query(alias="provider_ids[]")] = None,
     patient_ids: Annotated[list[int] | None, Query(alias="patient_ids[]")] = None,
     operatory_ids: Annotated[list[int] | None, Query(alias="operatory_ids[]")] = None,
@@ -214,13 +249,9 @@ async def list_appointments(
     errors = []
     for name, text in (("start", start), ("end", end)):
         try:
-            value = _parse(text)
+            window.append(_parse(text))  # naive: local time at the location
         except ValueError as error:
             errors.append(FieldError(name, str(error)))
-            continue
-        if value.tzinfo is None:
-            errors.append(FieldError(name, "must carry an offset, e.g. Z or -05:00"))
-        window.append(value)
     for name, ids in (
         ("provider_ids[]", provider_ids),
         ("patient_ids[]", patient_ids),
@@ -243,4 +274,8 @@ async def list_appointments(
         unavailable=unavailable,
         page=page,
     )
-    return respond(paged(found, appointment_out))
+    envelope = paged(found, appointment_out)
+    envelope.description = ignored_parameters(
+        name for name in request.query_params if name not in LIST_PARAMETERS
+    )
+    return respond(envelope)

@@ -209,7 +209,12 @@ class AppointmentPatch(BaseModel):
 
     confirmed: bool | None = None
     cancelled: bool | None = None
-    checkin_at: str | None = Field(default=None, examples=["2026-03-02T09:55:00-05:00"])
+    checkin_at: str | None = Field(
+        default=None,
+        description="ISO 8601 date-time; without an offset it is local time at the "
+        "appointment's location.",
+        examples=["2026-03-02T09:55:00-05:00"],
+    )
     patient_missed: bool | None = None
     note: Annotated[str, StringConstraints(max_length=1000), AfterValidator(no_nul)] | None = None
 
