@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carebook.core.availability import service
@@ -20,6 +20,7 @@ from carebook.db.tables import (
     Location,
     Operatory,
     Patient,
+    PortalUser,
     Provider,
 )
 from tests.availability.helpers import (
@@ -181,12 +182,28 @@ async def test_calendar_errors(api: Api) -> None:
 
 async def test_openapi_documents_the_slot_search_errors(api: Api) -> None:
     response = await api.client.get("/openapi.json")
-    responses = response.json()["paths"][PATH]["get"]["responses"]
-    assert set(responses) == {"200", "400", "401", "403", "404"}
-    for status in ("400", "401", "403", "404"):
+    operation = response.json()["paths"][PATH]["get"]
+    responses = operation["responses"]
+    assert set(responses) == {"200", "400", "401", "403", "404", "503"}
+    for status in ("400", "401", "403", "404", "503"):
         schema = responses[status]["content"]["application/json"]["schema"]
         assert schema["required"] == ["Message"], status
         assert set(schema["properties"]) == {"Message", "ModelState"}, status
+    # The route reads its query itself (as ASP.NET binds it); the document describes it.
+    guid = {"type": "string", "format": "uuid"}
+    day = {"type": "string", "format": "date"}
+    assert [(p["name"], p["in"], p["required"], p["schema"]) for p in operation["parameters"]] == [
+        ("AccountId", "query", True, guid),
+        ("ProviderId", "query", True, guid),
+        ("EncounterTypeModeDurationId", "query", True, guid),
+        ("FromDate", "query", True, day),
+        ("ToDate", "query", True, day),
+        ("PatientId", "query", False, guid),
+    ]
+    assert all(
+        p["description"].endswith("The name matches without regard to case.")
+        for p in operation["parameters"]
+    )
 
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -491,3 +508,248 @@ async def test_dates_at_the_ends_of_the_range(api: Api) -> None:
     )
     assert first.status_code == 200, first.text
     assert first.json() == []  # a Monday long past
+
+
+CHICAGO = ZoneInfo("America/Chicago")  # the telehealth clinic's provider
+DENVER = ZoneInfo("America/Denver")  # the telehealth clinic's guardian
+HONOLULU = ZoneInfo("Pacific/Honolulu")
+
+
+async def test_a_slot_gives_the_patient_the_zone_their_booking_gives(api: Api) -> None:
+    """The patient's own zone, else that of the portal user who books for them (the owner, or
+    the user whose own patient is the guardian), else the facility's: in the search as in the
+    booking."""
+    tele = await telehealth_clinic(api)
+    clinic = tele.clinic
+    await add_hours(
+        api,
+        clinic,
+        location_id=clinic.location_id,
+        provider_id=clinic.provider_ids[0],
+        begin="09:00",
+        end="09:30",
+    )
+    monday = next_weekday(0)
+    next_monday = monday + timedelta(days=7)
+
+    async def set_up(session: AsyncSession) -> dict[str, str]:
+        # The user books from Honolulu (their own patient is in Denver). A dependant made by a
+        # NexHealth guardian booking: the user's own patient its guardian, no user of its own.
+        await session.execute(
+            update(PortalUser).where(PortalUser.id == tele.ids["user"]).values(tz=HONOLULU.key)
+        )
+        nexhealth_dependant = Patient(
+            institution_id=clinic.institution_id,
+            location_id=clinic.location_id,
+            first_name="Tomas",
+            last_name="Garcia",
+            date_of_birth=date(2018, 3, 4),
+            guarantor_id=tele.ids["guardian"],
+        )
+        session.add(nexhealth_dependant)
+        await session.flush()
+        ny = await session.execute(select(Location.guid).where(Location.id == clinic.location_id))
+        plain = await session.execute(
+            select(Patient.guid).where(Patient.id == clinic.patient_ids[0])
+        )
+        return {
+            "nexhealth_dependant": str(nexhealth_dependant.guid),
+            "plain": str(plain.scalar_one()),
+            "ny": str(ny.scalar_one()),
+        }
+
+    ids = await api.db.write(set_up)
+
+    def slots(day: date, patient: ZoneInfo) -> list[dict[str, Any]]:
+        out = []
+        for minute in (0, 15):
+            start = datetime.combine(day, time(9, minute), tzinfo=NY)
+            end = start + timedelta(minutes=15)
+            out.append(
+                {
+                    "FromDate": start.astimezone(CHICAGO).isoformat(),
+                    "ToDate": end.astimezone(CHICAGO).isoformat(),
+                    "PatientFromDate": start.astimezone(patient).isoformat(),
+                    "PatientToDate": end.astimezone(patient).isoformat(),
+                    "Duration": 15,
+                    "ProviderId": tele.provider,
+                    "FacilityId": ids["ny"],
+                    "ResourceID": None,
+                }
+            )
+        return out
+
+    async def search(day: date, patient: str | None = None) -> list[dict[str, Any]]:
+        params = {
+            "AccountId": tele.account,
+            "ProviderId": tele.provider,
+            "EncounterTypeModeDurationId": tele.mode,  # 15 minutes
+            "FromDate": day.isoformat(),
+            "ToDate": day.isoformat(),
+        }
+        if patient is not None:
+            params["PatientId"] = patient
+        response = await api.client.get(PATH, params=params, headers=tele.auth)
+        assert response.status_code == 200, response.text
+        found: list[dict[str, Any]] = response.json()
+        return found
+
+    async def book(slot: dict[str, Any], patient: str) -> tuple[str, str, int]:
+        response = await post(api, tele, body(tele, slot["FromDate"], PatientId=patient))
+        assert response.status_code == 200, response.text
+        schedule = response.json()
+        assert (schedule["FromDate"], schedule["PatientId"]) == (slot["FromDate"], patient)
+        return (
+            schedule["PatientTimeZone"],
+            schedule["Patient"]["TimeZone"],
+            schedule["PatientOffset"],
+        )
+
+    def shown(slot: dict[str, Any], tz: ZoneInfo) -> tuple[str, str, int]:
+        offset = datetime.fromisoformat(slot["PatientFromDate"]).utcoffset()
+        assert offset is not None
+        return tz.key, tz.key, int(offset.total_seconds() // 60)
+
+    assert await search(monday) == slots(monday, NY)  # no patient: the facility's zone
+    assert await search(monday, tele.guardian) == slots(monday, DENVER)  # their own
+    assert await search(monday, ids["plain"]) == slots(monday, NY)  # no user: the facility's
+    # A dependant without a zone: their user's, as the user's booking of them gives.
+    offered = await search(monday, tele.dependant)
+    assert offered == slots(monday, HONOLULU)
+    assert await book(offered[0], tele.dependant) == shown(offered[0], HONOLULU)
+    # The guardian booking's dependant: the user whose own patient is the guardian.
+    offered = await search(monday, ids["nexhealth_dependant"])
+    assert offered == slots(monday, HONOLULU)[1:]
+    assert await book(offered[0], ids["nexhealth_dependant"]) == shown(offered[0], HONOLULU)
+    # The user without a zone: the facility's.
+    await api.db.write(
+        lambda session: session.execute(
+            update(PortalUser).where(PortalUser.id == tele.ids["user"]).values(tz=None)
+        )
+    )
+    offered = await search(next_monday, tele.dependant)
+    assert offered == slots(next_monday, NY)
+    assert await book(offered[0], tele.dependant) == shown(offered[0], NY)
+
+
+async def test_a_visit_option_of_a_deleted_type_is_not_found(api: Api) -> None:
+    """The option is gone with its type: the search answers as the booking does, by GUID."""
+    tele = await telehealth_clinic(api)
+    clinic = tele.clinic
+    await add_hours(api, clinic, location_id=clinic.location_id, provider_id=clinic.provider_ids[0])
+    monday = next_weekday(0)
+    params = {
+        "AccountId": tele.account,
+        "ProviderId": tele.provider,
+        "EncounterTypeModeDurationId": tele.mode,
+        "FromDate": monday.isoformat(),
+        "ToDate": monday.isoformat(),
+        "PatientId": tele.dependant,
+    }
+    before = await api.client.get(PATH, params=params, headers=tele.auth)
+    assert before.status_code == 200, before.text
+    assert len(before.json()) == 4 * 8  # 09:00 to 17:00, 15 minutes each
+    deleted = await api.client.delete(
+        f"/appointment_types/{tele.ids['consult']}?subdomain={clinic.subdomain}",
+        headers=tele.auth,
+    )
+    assert deleted.status_code == 200, deleted.text
+    gone = {"Message": f"No visit option with ID {tele.mode} was found in this account."}
+    searched = await api.client.get(PATH, params=params, headers=tele.auth)
+    assert (searched.status_code, searched.json()) == (404, gone)
+    start = datetime.combine(monday, time(9), tzinfo=NY).isoformat()
+    booked = await post(api, tele, body(tele, start, EncounterTypeId=None))
+    assert (booked.status_code, booked.json()) == (404, gone)
+    async with api.db.read() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(Appointment)
+            .where(Appointment.institution_id == clinic.institution_id)
+        )
+    assert count == 1  # the clinic's earlier (referred) appointment only
+
+
+async def test_the_query_is_bound_as_asp_net_binds_it(api: Api) -> None:
+    """Names without regard to case, the first of repeated values, a blank value as none, every
+    failing parameter at once in model binding's words."""
+    clinic = await api.clinic()
+    ids = await guids(api, clinic)
+    monday = next_weekday(0)
+    await add_hours(
+        api, clinic, location_id=clinic.location_id, provider_id=clinic.provider_ids[0], end="10:00"
+    )
+    query = {
+        "AccountId": str(ids["account"]),
+        "ProviderId": str(ids["provider"]),
+        "EncounterTypeModeDurationId": str(ids["mode"]),
+        "FromDate": monday.isoformat(),
+        "ToDate": monday.isoformat(),
+    }
+
+    def offered(patient: ZoneInfo) -> list[dict[str, Any]]:
+        return [
+            {
+                "FromDate": iso(monday, hhmm, NY, NY),
+                "ToDate": iso(monday, end, NY, NY),
+                "PatientFromDate": iso(monday, hhmm, NY, patient),
+                "PatientToDate": iso(monday, end, NY, patient),
+                "Duration": 30,
+                "ProviderId": str(ids["provider"]),
+                "FacilityId": str(ids["ny"]),
+                "ResourceID": None,
+            }
+            for hhmm, end in (("09:00", "09:30"), ("09:30", "10:00"))
+        ]
+
+    async def get(pairs: list[tuple[str, str]]) -> tuple[int, Any]:
+        response = await api.client.get(PATH, params=tuple(pairs), headers=clinic.auth)
+        return response.status_code, response.json()
+
+    canonical = list(query.items())
+    assert await get(canonical) == (200, offered(NY))
+    lower = [(name.lower(), value) for name, value in query.items()]
+    upper = [(name.upper(), value) for name, value in query.items()]
+    patient = str(ids["patient"])  # in Los Angeles
+    assert await get(lower) == (200, offered(NY))
+    assert await get([*upper, ("patientid", patient)]) == (200, offered(LA))
+    assert await get([*canonical, ("PATIENTID", "{" + patient.upper() + "}")]) == (
+        200,
+        offered(LA),
+    )
+    # A blank PatientId is none, as ASP.NET binds a blank nullable Guid.
+    for blank in ("", "  "):
+        assert await get([*canonical, ("PatientId", blank)]) == (200, offered(NY)), blank
+    # The first of repeated values counts, whatever the case of its name.
+    assert await get([*lower, ("AccountId", "nope"), ("PatientId", patient)]) == (
+        200,
+        offered(LA),
+    )
+
+    def invalid(**errors: str) -> tuple[int, Any]:
+        return 400, {
+            "Message": "The request is invalid.",
+            "ModelState": {f"model.{name}": [message] for name, message in errors.items()},
+        }
+
+    assert await get([]) == invalid(
+        AccountId="The AccountId field is required.",
+        ProviderId="The ProviderId field is required.",
+        EncounterTypeModeDurationId="The EncounterTypeModeDurationId field is required.",
+        FromDate="The FromDate field is required.",
+        ToDate="The ToDate field is required.",
+    )
+    assert await get(
+        [
+            ("accountid", " "),
+            ("PROVIDERID", "nope"),
+            ("EncounterTypeModeDurationId", str(ids["mode"])),
+            ("fromDate", "2030-02-30"),
+            ("ToDate", monday.isoformat()),
+            ("patientId", "12345"),
+        ]
+    ) == invalid(
+        AccountId="The AccountId field is required.",
+        ProviderId="The value 'nope' is not valid for ProviderId.",
+        FromDate="The value '2030-02-30' is not valid for FromDate.",
+        PatientId="The value '12345' is not valid for PatientId.",
+    )

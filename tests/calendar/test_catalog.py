@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from carebook.db.tables import Provider
+from carebook.db.tables import Provider, Service
 from tests.calendar.helpers import URL, future_day
 from tests.support import Api, Clinic
 
@@ -194,6 +194,60 @@ async def test_create_list_and_book(api: Api) -> None:
     assert (data["Duration"], data["VisitMode"], data["IsGuardian"]) == (20, "Video", 1)
     assert data["Speciality"] == {"ID": specialty["guid"], "Name": "Cardiology", "Code": "CARD"}
     assert data["EncounterTypeId"] == mode["appointment_type_guid"]
+
+
+async def test_a_price_is_stored_and_answered_in_cents(api: Api) -> None:
+    """A zero with a huge exponent (the PostgreSQL driver refuses it), -0 and trailing zeros
+    are the prices the column holds: created, answered and listed alike on both databases."""
+    clinic = await api.clinic()
+    given = [
+        ("0e999999", "0.00"),
+        ("0e300000", "0.00"),
+        ("0E-16384", "0.00"),
+        ("-0", "0.00"),
+        ("-0.00", "0.00"),
+        ("5." + "0" * 5000, "5.00"),
+        ("1E+9", "1000000000.00"),
+        (12.5, "12.50"),
+    ]
+    answered = []
+    for index, (price, shown) in enumerate(given):
+        service = await create(
+            api, clinic, "/services", {"service": {"name": f"S{index}", "price": price}}
+        )
+        assert without_times(service) == {
+            "id": service["id"],
+            "name": f"S{index}",
+            "price": shown,
+            "currency": "USD",
+            "specialty_id": None,
+        }, price
+        answered.append(service)
+    listed = await api.client.get(url(clinic, "/services"), headers=clinic.auth)
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["data"] == answered
+    async with api.db.read() as session:
+        stored = (
+            await session.execute(
+                select(Service.price)
+                .where(Service.institution_id == clinic.institution_id)
+                .order_by(Service.id)
+            )
+        ).scalars()
+        assert [str(price) for price in stored] == [shown for _, shown in given]
+    for price, error in [
+        ("0.001", "service.price: decimal input should have no more than 2 decimal places"),
+        ("-0.01", "service.price: input should be greater than or equal to 0"),
+        ("1e999999", "service.price: input should be less than or equal to 9999999999.99"),
+        ("NaN", "service.price: input should be a finite number"),
+    ]:
+        response = await api.client.post(
+            url(clinic, "/services"),
+            json={"service": {"name": "Refused", "price": price}},
+            headers=clinic.auth,
+        )
+        assert response.status_code == 400, (price, response.text)
+        assert response.json()["error"] == [error], price
 
 
 async def test_catalogue_rules(api: Api) -> None:

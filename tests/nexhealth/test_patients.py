@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -325,6 +326,79 @@ async def test_list_patients_pages_by_cursor(api: Api) -> None:
         cursor = body["page_info"]["end_cursor"]
     assert seen == acme.patient_ids
     assert body["page_info"]["has_next_page"] is False
+
+
+def cursor(record_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{record_id}".encode()).decode().rstrip("=")
+
+
+async def test_an_empty_page_reached_by_a_cursor_leads_back(api: Api) -> None:
+    """Paging past either end answers no rows, and cursors that walk back to the rows."""
+    acme = await api.clinic("acme", patients=5)
+    await api.clinic("other", patients=2)  # never listed
+    p = acme.patient_ids
+
+    async def page(**params: Any) -> tuple[list[int], dict[str, Any]]:
+        response = await api.client.get(patients_url(acme, per_page=2, **params), headers=acme.auth)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert {k: v for k, v in body.items() if k not in ("data", "page_info")} == {
+            "code": True,
+            "description": None,
+            "error": None,
+            "count": 5,
+        }
+        return [patient["id"] for patient in body["data"]], body["page_info"]
+
+    def info(previous: bool, following: bool, start: int, end: int) -> dict[str, Any]:
+        return {
+            "has_previous_page": previous,
+            "has_next_page": following,
+            "start_cursor": cursor(start),
+            "end_cursor": cursor(end),
+        }
+
+    first = await page()
+    assert first == (p[0:2], info(False, True, p[0], p[1]))
+    # Back from the first page: nothing before it, and forward leads to it again.
+    before = await page(start_cursor=first[1]["start_cursor"])
+    assert before == ([], info(False, True, p[0], p[0] - 1))
+    assert (await page(end_cursor=before[1]["end_cursor"]))[0] == p[0:2]
+    # Forward past the last page: nothing after it, and back leads to the last page.
+    last = await page(end_cursor=cursor(p[3]))
+    assert last == ([p[4]], info(True, False, p[4], p[4]))
+    after = await page(end_cursor=last[1]["end_cursor"])
+    assert after == ([], info(True, False, p[4] + 1, p[4]))
+    assert await page(start_cursor=after[1]["start_cursor"]) == (
+        p[3:5],
+        info(True, True, p[3], p[4]),
+    )
+    # No rows at all on either side: the cursors still lead on from where the client is.
+    empty = await api.client.get(
+        patients_url(acme, per_page=2, name="Nobody", end_cursor=cursor(p[4])), headers=acme.auth
+    )
+    assert empty.status_code == 200, empty.text
+    assert empty.json() == {
+        "code": True,
+        "description": None,
+        "error": None,
+        "count": 0,
+        "data": [],
+        "page_info": info(False, False, p[4] + 1, p[4]),
+    }
+    # The ends of the ids: no cursor the API cannot read back.
+    assert (await page(start_cursor=cursor(0)))[1] == info(False, True, 0, 0)
+    biggest = 2**63 - 1
+    assert (await page(end_cursor=cursor(biggest)))[1] == info(True, False, biggest, biggest)
+    # The empty page's end cursor lists the rows added since.
+    added = ok(
+        await api.client.post(patients_url(acme), headers=acme.auth, json=new_patient(acme)), 201
+    )
+    since = await api.client.get(
+        patients_url(acme, per_page=2, end_cursor=after[1]["end_cursor"]), headers=acme.auth
+    )
+    assert since.status_code == 200, since.text
+    assert [patient["id"] for patient in since.json()["data"]] == [added["user"]["id"]]
 
 
 async def test_get_patient_of_another_institution_is_404(api: Api) -> None:

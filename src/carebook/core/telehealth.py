@@ -44,6 +44,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from carebook.core import booking
 from carebook.core.auth import Principal
 from carebook.core.errors import (
@@ -87,6 +89,9 @@ _MAX_UTC_OFFSET = timedelta(hours=14)
 # (0001-01-01T00:00:00) is "none" before this, and no other year-1 time is meant.
 _FIRST_INSTANT = datetime(2, 1, 1, tzinfo=UTC)
 _END_OF_INSTANTS = datetime(9999, 1, 1, tzinfo=UTC)
+# Amounts of money (a price, a paid amount): 0 to this, in cents, as ``Numeric(12, 2)`` holds them.
+MAX_AMOUNT = Decimal("9999999999.99")
+_CENT = Decimal("0.01")
 
 # The core's field names, spelled as the Calendar API spells them.
 CALENDAR_FIELDS = {
@@ -184,6 +189,51 @@ def provider_zone(provider: Provider, facility: Location) -> str:
     offset, a slot search's dates and times): their own, else that of the facility a booking
     takes (``CalendarContext.location``), which the slot search offers."""
     return provider.tz or facility.tz
+
+
+def patient_zone(patient: Patient, user: PortalUser | None, facility: Location) -> str:
+    """The zone of a patient's times in the Calendar API (a booking's ``PatientTimeZone``, a
+    slot's ``PatientFromDate``): their own, else that of the portal user who books for them
+    (the booking's user; for a slot search, :func:`portal_user_of`), else the facility's."""
+    return patient.tz or (user.tz if user is not None else None) or facility.tz
+
+
+async def portal_user_of(
+    session: AsyncSession, *, institution_id: int, patient: Patient
+) -> PortalUser | None:
+    """The portal user who books for ``patient``, as a booking finds them allowed to
+    (:func:`_patients`): the user owning it (``patients.portal_user_id``: their own patient or
+    a dependant they added), else the user whose own patient is its guardian (a dependant made
+    by a NexHealth guardian booking). None when no user books for the patient."""
+    if patient.portal_user_id is not None:
+        return await repo.by_id(
+            session, PortalUser, institution_id=institution_id, row_id=patient.portal_user_id
+        )
+    if patient.guarantor_id is None:
+        return None
+    guardian = await repo.by_id(
+        session, Patient, institution_id=institution_id, row_id=patient.guarantor_id
+    )
+    if guardian is None or guardian.portal_user_id is None:
+        return None
+    user = await repo.by_id(
+        session, PortalUser, institution_id=institution_id, row_id=guardian.portal_user_id
+    )
+    # The guardian's user is the one whose own patient the guardian is.
+    return user if user is not None and user.self_patient_id == guardian.id else None
+
+
+def in_cents(amount: Decimal) -> Decimal | None:
+    """``amount`` (finite, 0 to :data:`MAX_AMOUNT`) as the number ``Numeric(12, 2)`` holds,
+    which is the one stored and answered; None if it has more than 2 decimal places.
+
+    The same value, another number: "0e300000", "0E-16384" or "5.000…" with thousands of zeros
+    carry exponents the PostgreSQL driver refuses (SQLite stores them), and -0 is 0 (answered
+    "-0.00" but stored, and listed, as "0.00")."""
+    cents = amount.quantize(_CENT)
+    if cents != amount:
+        return None
+    return cents.copy_abs()
 
 
 def calendar_field(core_field: str) -> str:
@@ -288,6 +338,15 @@ def _patients(
     return patient, guardian
 
 
+def type_of_visit_option(found: repo.CalendarContext, mode: AppointmentTypeMode) -> AppointmentType:
+    """The appointment type of the visit option ``mode`` (``found.mode``); a 404 naming the
+    option, as one not found, when its type was deleted: the option is gone with it."""
+    by_mode = found.type_of_mode
+    if by_mode is None or by_mode.deleted:
+        raise _not_found("visit option", mode.guid, "EncounterTypeModeDurationId")
+    return by_mode
+
+
 def _visit(
     given: CalendarBooking, found: repo.CalendarContext
 ) -> tuple[AppointmentType, AppointmentTypeMode | None]:
@@ -309,11 +368,7 @@ def _visit(
                 "EncounterTypeId.",
             )
     elif mode is not None:
-        by_mode = found.type_of_mode
-        if by_mode is None or by_mode.deleted:
-            # The visit option's type was deleted: the option is gone with it.
-            raise _not_found("visit option", mode.guid, "EncounterTypeModeDurationId")
-        appointment_type = by_mode
+        appointment_type = type_of_visit_option(found, mode)
     else:
         raise InvalidInput.one(
             "EncounterTypeId",
@@ -407,7 +462,7 @@ def _resolve(
     ordered = list({g: by_guid[g] for g in given.reason_ids}.values())
 
     doctor_tz = provider_zone(provider, location)
-    patient_tz = patient.tz or user.tz or location.tz
+    patient_tz = patient_zone(patient, user, location)
     start = _instant(given.appointment_on, doctor_tz, "AppointmentOn")
     if start <= now:
         raise InvalidInput.one(

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carebook.core.errors import Conflict, FieldError, InvalidInput, NotFound
-from carebook.core.telehealth import MODE_NAMES
+from carebook.core.telehealth import MAX_AMOUNT, MODE_NAMES, in_cents
 from carebook.core.time import is_valid_zone, utc_now
 from carebook.db.database import Database
 from carebook.db.repositories import appointments as appointments_repo
@@ -33,7 +33,7 @@ from carebook.db.tables import (
 )
 
 MAX_MINUTES = 24 * 60
-MAX_PRICE = Decimal("9999999999.99")
+MAX_PRICE = MAX_AMOUNT
 GENDERS = ("Male", "Female", "Other")
 
 
@@ -101,10 +101,14 @@ class ServiceFields:
 async def create_service(db: Database, *, institution_id: int, given: ServiceFields) -> Service:
     errors: list[FieldError] = []
     name = _text(errors, "service.name", given.name)
-    if given.price is not None and not Decimal(0) <= given.price <= MAX_PRICE:
-        errors.append(FieldError("service.price", f"must be between 0 and {MAX_PRICE}"))
-    if given.price is not None and given.price != given.price.quantize(Decimal("0.01")):
-        errors.append(FieldError("service.price", "must have at most 2 decimal places"))
+    price = given.price
+    if price is not None:
+        if not price.is_finite() or not Decimal(0) <= price <= MAX_PRICE:
+            errors.append(FieldError("service.price", f"must be between 0 and {MAX_PRICE}"))
+        else:
+            price = in_cents(price)  # stored and answered as the column holds it ("0.00")
+            if price is None:
+                errors.append(FieldError("service.price", "must have at most 2 decimal places"))
     currency = given.currency.strip().upper()
     if len(currency) != 3 or not currency.isalpha() or not currency.isascii():
         errors.append(FieldError("service.currency", "must be a 3-letter ISO 4217 code"))
@@ -123,7 +127,7 @@ async def create_service(db: Database, *, institution_id: int, given: ServiceFie
             Service(
                 institution_id=institution_id,
                 name=name,
-                price=given.price,
+                price=price,
                 currency=currency,
                 specialty_id=given.specialty_id,
             ),

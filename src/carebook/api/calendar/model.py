@@ -21,7 +21,7 @@ import codecs
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException
 
 from carebook.api.kit.nesting import nests_deeper_than
 from carebook.core.errors import FieldError, InvalidInput
-from carebook.core.telehealth import CalendarBooking
+from carebook.core.telehealth import MAX_AMOUNT, CalendarBooking, in_cents
 from carebook.core.time import parse_datetime
 from carebook.db.types import guid_of
 
@@ -45,7 +45,7 @@ CUSTOM_FORM_FLOW_MAX_LENGTH = 50
 DOC_IDS_MAX_LENGTH = 4000
 MAX_REASONS = 50
 SHOWN_MAX_LENGTH = 100
-MAX_PAID_AMOUNT = Decimal("9999999999.99")
+MAX_PAID_AMOUNT = MAX_AMOUNT
 INT32 = (-(2**31), 2**31 - 1)
 # ASP.NET Web API's JSON formatter reads at most 256 levels (its MaxDepth), the body object the
 # first. Checked, without recursion, before any value is read: reading and quoting values
@@ -101,7 +101,6 @@ _NET_EMPTY_DATE = datetime(1, 1, 1)
 # Text codecs (by codecs.lookup's name) that are no character set: ``undefined`` refuses every
 # byte, ``punycode`` and ``idna`` encode domain names, the escapes are Python literals.
 _NOT_CHARSETS = frozenset({"undefined", "punycode", "idna", "unicode-escape", "raw-unicode-escape"})
-_CENT = Decimal("0.01")
 
 
 class _Bad(ValueError):
@@ -219,12 +218,11 @@ def _decimal(body: _Body, name: str, value: Any) -> Decimal:
         raise _bad_value(body, name, "decimal", value)
     if not Decimal(0) <= amount <= MAX_PAID_AMOUNT:
         raise _Bad(f"The field {name} must be between 0 and {MAX_PAID_AMOUNT}.")
-    cents = amount.quantize(_CENT)
-    if amount != cents:
+    # The same number as Numeric(12, 2) holds it (the catalogue's prices are read so too).
+    cents = in_cents(amount)
+    if cents is None:
         raise _Bad(f"The field {name} must have at most 2 decimal places.")
-    # The same number as Numeric(12, 2) holds it: "0e300000", "0E-16384" or "5.000…" with
-    # thousands of zeros carry exponents the PostgreSQL driver refuses, and -0 is 0.
-    return cents.copy_abs()
+    return cents
 
 
 def _integer(body: _Body, name: str, value: Any) -> int:
@@ -280,6 +278,36 @@ _CONVERTERS: dict[str, Callable[[_Body, str, Any], Any]] = {
 
 def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+# Shared with the query strings of the Calendar API's GET actions, which MVC model binding reads
+# as it reads a form: names without regard to case, the first of repeated values, a blank value
+# as none.
+
+
+def is_blank(value: str | None) -> bool:
+    """Whether model binding takes ``value`` (a form's or a query's) as absent: "" or spaces."""
+    return _is_blank(value)
+
+
+def bind_value(name: str, kind: str, value: str) -> Any:
+    """A form's or a query's ``value`` for the field ``name`` of ``kind`` (a kind of
+    :data:`FIELDS`: "guid" is ``Guid.Parse``'s formats), converted as model binding converts
+    it; ValueError with its message ("The value 'x' is not valid for ProviderId.")."""
+    return _CONVERTERS[kind](_Body("form", {}), name, value)
+
+
+def not_valid(name: str, value: str) -> ValueError:
+    """Model binding's error for a form's or a query's value that does not convert."""
+    return _bad_value(_Body("form", {}), name, "string", value)
+
+
+def query_values(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """A query string's values by lower-cased name, the first of repeated ones."""
+    values: dict[str, str] = {}
+    for key, value in pairs:
+        values.setdefault(key.strip().lower(), value)
+    return values
 
 
 def _convert(body: _Body) -> dict[str, Any]:

@@ -9,11 +9,14 @@ provider with no such facility is offered nothing.
 
 Dates are counted in the provider's zone (``providers.tz``, else the facility's, as a booking
 reads a time without an offset: ``telehealth.provider_zone``); each slot is given in the
-provider's zone and in the patient's (``patients.tz``, else the facility's). ``FromDate`` and
-``ToDate`` lie in the years 1900 to 8999 (``core.time.in_range``, as for the NexHealth search):
-the engine computes zones, days either side and months of look-ahead around them, and every
-slot it can offer is inside the years a booking takes. Slots come from the same engine and
-rules as the NexHealth search, and as many at most (``service.MAX_SLOTS``: a 400 on ``ToDate``).
+provider's zone and in the patient's, as a booking of the patient gives it
+(``telehealth.patient_zone``: their own, else that of the portal user who books for them, else
+the facility's; without ``PatientId``, the facility's). ``FromDate`` and ``ToDate`` lie in the
+years 1900 to 8999 (``core.time.in_range``, as for the NexHealth search): the engine computes
+zones, days either side and months of look-ahead around them, and every slot it can offer is
+inside the years a booking takes. Slots come from the same engine and rules as the NexHealth
+search, and as many at most (``service.MAX_SLOTS``: a 400 on ``ToDate``). A visit option whose
+type was deleted is not found, as for a booking (``telehealth.type_of_visit_option``).
 """
 
 from __future__ import annotations
@@ -33,7 +36,12 @@ from carebook.core.availability.service import (
     search_slots,
 )
 from carebook.core.errors import FieldError, Forbidden, InvalidInput, NotFound
-from carebook.core.telehealth import provider_zone
+from carebook.core.telehealth import (
+    patient_zone,
+    portal_user_of,
+    provider_zone,
+    type_of_visit_option,
+)
 from carebook.core.time import OUT_OF_RANGE, in_range
 from carebook.db.repositories import availability as repo
 from carebook.db.repositories import telehealth as telehealth_repo
@@ -115,6 +123,7 @@ async def provider_slots(
     mode = found.mode
     if mode is None:
         raise _not_found("visit option", mode_id, "EncounterTypeModeDurationId")
+    type_of_visit_option(found, mode)  # a visit option of a deleted type is gone with it
     patient = None
     if patient_id is not None:
         patient = found.patient
@@ -154,7 +163,12 @@ async def provider_slots(
             {s.operatory_id for g in groups for s in g.slots if s.operatory_id is not None}
         ),
     )
-    patient_tz = patient.tz if patient is not None and patient.tz else facility.tz
+    patient_tz = facility.tz
+    if patient is not None:
+        user = None
+        if not patient.tz:  # only then is the user's zone read
+            user = await portal_user_of(session, institution_id=iid, patient=patient)
+        patient_tz = patient_zone(patient, user, facility)
     slots = [
         CalendarSlot(
             start=slot.start,

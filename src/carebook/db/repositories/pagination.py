@@ -17,6 +17,7 @@ T = TypeVar("T")
 
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 1000
+MAX_ID = 2**63 - 1  # the largest id a cursor names (64-bit ids)
 
 
 def encode_cursor(record_id: int) -> str:
@@ -31,7 +32,7 @@ def decode_cursor(cursor: str, field: str) -> int:
         if prefix != "id" or not value.isascii() or not value.isdigit() or len(value) > 19:
             raise ValueError(raw)
         record_id = int(value)
-        if record_id > 2**63 - 1:
+        if record_id > MAX_ID:
             raise ValueError(raw)
         return record_id
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:
@@ -79,6 +80,8 @@ async def paginate(
     rows = rows[: page.per_page]
     if backwards:
         rows.reverse()
+    if not rows and (page.start_cursor or page.end_cursor):
+        return _empty_page(page, total)
     first = encode_cursor(id_of(rows[0])) if rows else None
     last = encode_cursor(id_of(rows[-1])) if rows else None
     return Page(
@@ -88,4 +91,36 @@ async def paginate(
         has_next_page=bool(page.start_cursor) if backwards else more,
         start_cursor=first,
         end_cursor=last,
+    )
+
+
+def _empty_page(page: PageRequest, total: int) -> Page[T]:
+    """An empty page reached by a cursor: an empty run of ids at the cursor, whose cursors lead
+    on from it as a page's do (``start_cursor``: the rows before it, ``end_cursor``: the rows
+    after it), so a client can always walk back.
+
+    Past the last row (``end_cursor`` = id ``n``, nothing after it) the page is the gap after
+    ``n``: ``start_cursor`` is ``n + 1`` (paging back gives the rows up to ``n``, the page the
+    client came from), ``end_cursor`` is ``n`` (rows added later come next). Before the first
+    row (``start_cursor`` = id ``n``) it is the gap before ``n``: ``start_cursor`` is ``n``,
+    ``end_cursor`` ``n - 1`` (paging forward gives the rows from ``n``). Every row of the list
+    lies on the other side, so the flag of that side says whether there is any."""
+    if page.end_cursor:
+        after = decode_cursor(page.end_cursor, "end_cursor")
+        # An id past the largest 64-bit one is no cursor: the largest stands for it (ids are
+        # assigned from 1 upwards, so none is that large).
+        start, end = min(after + 1, MAX_ID), after
+        has_previous, has_next = total > 0, False
+    else:
+        assert page.start_cursor
+        before = decode_cursor(page.start_cursor, "start_cursor")
+        start, end = before, max(before - 1, 0)  # ids start at 1: id:0 is before them all
+        has_previous, has_next = False, total > 0
+    return Page(
+        items=[],
+        total=total,
+        has_previous_page=has_previous,
+        has_next_page=has_next,
+        start_cursor=encode_cursor(start),
+        end_cursor=encode_cursor(end),
     )

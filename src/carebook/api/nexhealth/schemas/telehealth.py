@@ -21,7 +21,7 @@ from carebook.api.nexhealth.schemas.common import (
     Str200,
     UtcInstant,
 )
-from carebook.core.telehealth import MODE_NAMES
+from carebook.core.telehealth import MAX_AMOUNT, MODE_NAMES
 from carebook.core.telehealth_catalog import (
     ModeRecord,
     PersonFields,
@@ -34,7 +34,7 @@ from carebook.db.tables import Patient, Service, Specialty, VisitReason
 Gender = Literal["Male", "Female", "Other"]
 Money = Annotated[
     Decimal,
-    Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2, strict=False),
+    Field(ge=0, le=MAX_AMOUNT, decimal_places=2, strict=False),
     PlainSerializer(lambda v: f"{v:.2f}", return_type=str, when_used="json"),
 ]
 
