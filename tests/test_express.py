@@ -498,16 +498,17 @@ async def test_repeated_location_id_is_answered_by_the_route(
 
 
 @pytest.mark.parametrize(
-    ("query", "notified"),
+    ("query", "notified", "description"),
     [
-        ("&notify_patient=1", 1),  # not the canonical spelling: FastAPI's bool parsing
-        ("&notify_patient=True", 1),
-        ("&notify_patient=off", 0),
-        ("&utm_source=mail", 0),  # a query parameter the lane does not know
+        ("&notify_patient=1", 1, None),  # not the canonical spelling: FastAPI's bool parsing
+        ("&notify_patient=True", 1, None),
+        ("&notify_patient=off", 0, None),
+        # A query parameter the lane does not know: the route books, and names it.
+        ("&utm_source=mail", 0, "Note that following parameters are ignored: utm_source."),
     ],
 )
 async def test_unusual_query_is_booked_by_the_route(
-    api: Api, lane: list[str], query: str, notified: int
+    api: Api, lane: list[str], query: str, notified: int, description: str | None
 ) -> None:
     clinic = await api.clinic()
     start = future(days=12)
@@ -516,6 +517,7 @@ async def test_unusual_query_is_booked_by_the_route(
     )
     assert lane == ["declined", "fallback"]
     assert response.status_code == 201, response.text
+    assert response.json()["description"] == description
     assert response.json()["data"]["appt"]["start_time"] == iso_z(start)
     assert await active_at(api, clinic.institution_id, start) == 1
     assert await notifications(api) == notified

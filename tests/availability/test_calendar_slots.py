@@ -669,6 +669,56 @@ async def test_a_visit_option_of_a_deleted_type_is_not_found(api: Api) -> None:
     assert count == 1  # the clinic's earlier (referred) appointment only
 
 
+async def test_an_inactive_patient_is_refused_as_the_booking_refuses_them(api: Api) -> None:
+    """No slot is offered to a patient the booking would refuse: the same 400, on PatientId."""
+    tele = await telehealth_clinic(api)
+    clinic = tele.clinic
+    await add_hours(api, clinic, location_id=clinic.location_id, provider_id=clinic.provider_ids[0])
+    monday = next_weekday(0)
+    params = {
+        "AccountId": tele.account,
+        "ProviderId": tele.provider,
+        "EncounterTypeModeDurationId": tele.mode,
+        "FromDate": monday.isoformat(),
+        "ToDate": monday.isoformat(),
+    }
+
+    async def set_inactive(session: AsyncSession, inactive: bool) -> None:
+        await session.execute(
+            update(Patient).where(Patient.id == tele.ids["dependant"]).values(inactive=inactive)
+        )
+
+    await api.db.write(lambda session: set_inactive(session, True))
+    refused = {
+        "Message": "The request is invalid.",
+        "ModelState": {"model.PatientId": ["The patient is inactive."]},
+    }
+    searched = await api.client.get(
+        PATH, params={**params, "PatientId": tele.dependant}, headers=tele.auth
+    )
+    assert (searched.status_code, searched.json()) == (400, refused)
+    start = datetime.combine(monday, time(9), tzinfo=NY).isoformat()
+    booked = await post(api, tele, body(tele, start, PatientId=tele.dependant))
+    assert (booked.status_code, booked.json()) == (400, refused)
+    # Without PatientId the search offers the provider's slots, as before.
+    anyone = await api.client.get(PATH, params=params, headers=tele.auth)
+    assert anyone.status_code == 200, anyone.text
+    assert len(anyone.json()) == 4 * 8  # 09:00 to 17:00, 15 minutes each
+    # Active again: offered those slots, and booked.
+    await api.db.write(lambda session: set_inactive(session, False))
+    offered = await api.client.get(
+        PATH, params={**params, "PatientId": tele.dependant}, headers=tele.auth
+    )
+    assert offered.status_code == 200, offered.text
+    # The same slots, each also in the patient's own zone.
+    assert [s["FromDate"] for s in offered.json()] == [s["FromDate"] for s in anyone.json()]
+    booked = await post(
+        api, tele, body(tele, offered.json()[0]["FromDate"], PatientId=tele.dependant)
+    )
+    assert booked.status_code == 200, booked.text
+    assert booked.json()["PatientId"] == tele.dependant
+
+
 async def test_the_query_is_bound_as_asp_net_binds_it(api: Api) -> None:
     """Names without regard to case, the first of repeated values, a blank value as none, every
     failing parameter at once in model binding's words."""

@@ -1,10 +1,13 @@
-"""Dependencies every NexHealth-style route uses: the caller and the tenant."""
+"""Dependencies every NexHealth-style route uses: the caller, the tenant, and the query
+parameters the request gave that the route does not take."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
+from fastapi.dependencies.models import Dependant
 
 from carebook.api.kit.auth import PrincipalDep
 from carebook.api.kit.state import DatabaseDep
@@ -22,3 +25,38 @@ async def current_tenant(
 
 
 TenantDep = Annotated[Tenant, Depends(current_tenant)]
+
+
+def query_names(dependant: Dependant) -> frozenset[str]:
+    """Every query parameter a route takes, its dependencies' included, as clients spell them
+    (the alias where there is one: ``lids[]``)."""
+    names: set[str] = set()
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        names.update(field.alias for field in current.query_params)
+        pending.extend(current.dependencies)
+    return frozenset(names)
+
+
+# Per endpoint function, not per route object: the app is built again for each test, and a
+# route's parameters are those of its endpoint's signature (no router adds dependencies).
+_ACCEPTED: dict[Callable[..., Any], frozenset[str]] = {}
+
+
+async def ignored_query(request: Request) -> tuple[str, ...]:
+    """The query parameters the request gave that its route does not take, sorted: NexHealth
+    still answers, and names them in the description (``envelope.describe``). Derived from the
+    route itself (``scope["route"]``), so it cannot drift from the route's signature."""
+    given = request.query_params.keys()
+    route = request.scope["route"]
+    accepted = _ACCEPTED.get(route.endpoint)
+    if accepted is None:
+        accepted = _ACCEPTED[route.endpoint] = query_names(route.dependant)
+    if given <= accepted:
+        return ()
+    return tuple(sorted(given - accepted))
+
+
+IgnoredDep = Annotated[tuple[str, ...], Depends(ignored_query)]
+"""Every route answering an envelope takes it, and passes it to ``ok`` or ``paged``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
 
 from fastapi import Request, Response
@@ -44,7 +45,31 @@ class ErrorEnvelope(BaseModel):
     count: None = None
 
 
-def ok(data: T, *, count: int | None = None, description: str | None = None) -> Envelope[T]:
+def ignored_parameters(names: Iterable[str]) -> str | None:
+    """The note naming the parameters a request gave and the route does not take, as NexHealth
+    words it; None when there are none."""
+    ignored = sorted(set(names))
+    return f"Note that following parameters are ignored: {', '.join(ignored)}." if ignored else None
+
+
+def describe(description: str | None, ignored: Iterable[str]) -> str | None:
+    """A success answer's description: the route's own (``Closure created``), then the note
+    naming the ``ignored`` parameters (``deps.ignored_query``), one sentence after the other."""
+    note = ignored_parameters(ignored)
+    if note is None or description is None:
+        return note or description
+    return f"{description}. {note}"
+
+
+def ok(
+    data: T,
+    *,
+    count: int | None = None,
+    description: str | None = None,
+    ignored: Iterable[str] = (),
+) -> Envelope[T]:
+    if ignored:
+        description = describe(description, ignored)
     # ``Envelope[T]`` is Envelope itself, but looking that up costs a few µs on every answer.
     return Envelope(data=data, count=count, description=description)
 

@@ -3,7 +3,9 @@
 Takes only the plain case: a JSON body that validates, a bearer token that verifies, a tenant
 the token reaches, and exactly the query parameters ``subdomain``, ``location_id`` and
 optionally ``notify_patient`` in their canonical spelling. Anything else goes to the FastAPI
-route (:func:`carebook.api.nexhealth.routes.appointments.create_appointment`), which answers it.
+route (:func:`carebook.api.nexhealth.routes.appointments.create_appointment`), which answers it:
+so a query parameter the route ignores, and names in the description (``deps.IgnoredDep``),
+never reaches the lane, and the lane's answer names only the ``appt`` keys it ignored.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ years 1900 to 8999 (``core.time.in_range``, as for the NexHealth search): the en
 zones, days either side and months of look-ahead around them, and every slot it can offer is
 inside the years a booking takes. Slots come from the same engine and rules as the NexHealth
 search, and as many at most (``service.MAX_SLOTS``: a 400 on ``ToDate``). A visit option whose
-type was deleted is not found, as for a booking (``telehealth.type_of_visit_option``).
+type was deleted is not found, as for a booking (``telehealth.type_of_visit_option``), and an
+inactive ``PatientId`` is refused as a booking refuses it (400: "The patient is inactive.").
 """
 
 from __future__ import annotations
@@ -129,6 +130,8 @@ async def provider_slots(
         patient = found.patient
         if patient is None:
             raise _not_found("patient", patient_id, "PatientId")
+        if patient.inactive:  # as the booking refuses them (``telehealth._patients``)
+            raise InvalidInput.one("PatientId", "The patient is inactive.")
     facility = found.location
     if facility is None:
         return []  # a booking would find no active facility: there is nothing to offer

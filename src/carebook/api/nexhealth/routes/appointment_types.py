@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from carebook.api.kit.state import DatabaseDep
-from carebook.api.nexhealth.deps import TenantDep
+from carebook.api.nexhealth.deps import IgnoredDep, TenantDep
 from carebook.api.nexhealth.envelope import Envelope, PagedEnvelope, error_responses, ok
 from carebook.api.nexhealth.schemas.appointment_types import (
     AppointmentTypeCreate,
@@ -31,7 +31,7 @@ AppointmentTypeId = Annotated[int, Path(ge=1, le=MAX_ID, description="The appoin
     summary="Create an appointment type",
 )
 async def create_appointment_type(
-    body: AppointmentTypeCreate, tenant: TenantDep, db: DatabaseDep
+    body: AppointmentTypeCreate, tenant: TenantDep, db: DatabaseDep, ignored: IgnoredDep
 ) -> Envelope[AppointmentTypeOut]:
     """409 when another type already has the name (any case). Descriptors must be the
     institution's (404), and at the type's location when it has one (400)."""
@@ -41,7 +41,7 @@ async def create_appointment_type(
         location_id=body.location_id,
         given=body.appointment_type.to_core(),
     )
-    return ok(appointment_type_out(created), count=1)
+    return ok(appointment_type_out(created), count=1, ignored=ignored)
 
 
 @router.get(
@@ -54,6 +54,7 @@ async def list_appointment_types(
     tenant: TenantDep,
     db: DatabaseDep,
     page: PageDep,
+    ignored: IgnoredDep,
     location_id: Annotated[
         int | None,
         Query(
@@ -66,7 +67,7 @@ async def list_appointment_types(
     found = await appointment_types.list_appointment_types(
         db, institution_id=tenant.id, page=page, location_id=location_id
     )
-    return paged(found, appointment_type_out)
+    return paged(found, appointment_type_out, ignored=ignored)
 
 
 @router.get(
@@ -76,12 +77,12 @@ async def list_appointment_types(
     summary="One appointment type",
 )
 async def get_appointment_type(
-    appointment_type_id: AppointmentTypeId, tenant: TenantDep, db: DatabaseDep
+    appointment_type_id: AppointmentTypeId, tenant: TenantDep, db: DatabaseDep, ignored: IgnoredDep
 ) -> Envelope[AppointmentTypeOut]:
     found = await appointment_types.get_appointment_type(
         db, institution_id=tenant.id, appointment_type_id=appointment_type_id
     )
-    return ok(appointment_type_out(found), count=1)
+    return ok(appointment_type_out(found), count=1, ignored=ignored)
 
 
 @router.patch(
@@ -95,6 +96,7 @@ async def update_appointment_type(
     body: AppointmentTypeUpdate,
     tenant: TenantDep,
     db: DatabaseDep,
+    ignored: IgnoredDep,
 ) -> Envelope[AppointmentTypeOut]:
     """Setting ``parent_type`` to Institution clears the parent location."""
     updated = await appointment_types.update_appointment_type(
@@ -104,7 +106,7 @@ async def update_appointment_type(
         location_id=body.location_id,
         changes=body.appointment_type.changes(),
     )
-    return ok(appointment_type_out(updated), count=1)
+    return ok(appointment_type_out(updated), count=1, ignored=ignored)
 
 
 @router.delete(
@@ -114,10 +116,10 @@ async def update_appointment_type(
     summary="Delete an appointment type (answers the deleted type)",
 )
 async def delete_appointment_type(
-    appointment_type_id: AppointmentTypeId, tenant: TenantDep, db: DatabaseDep
+    appointment_type_id: AppointmentTypeId, tenant: TenantDep, db: DatabaseDep, ignored: IgnoredDep
 ) -> Envelope[AppointmentTypeOut]:
     """Appointments already booked keep their type; the type is gone from this API."""
     deleted = await appointment_types.delete_appointment_type(
         db, institution_id=tenant.id, appointment_type_id=appointment_type_id
     )
-    return ok(appointment_type_out(deleted), count=1)
+    return ok(appointment_type_out(deleted), count=1, ignored=ignored)

@@ -7,14 +7,15 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from carebook.api.kit.state import DatabaseDep
-from carebook.api.nexhealth.deps import TenantDep
+from carebook.api.nexhealth.deps import IgnoredDep, TenantDep
 from carebook.api.nexhealth.envelope import (
     Envelope,
     PagedEnvelope,
     error_responses,
+    ignored_parameters,
     ok,
     respond,
 )
@@ -47,13 +48,6 @@ async def appt_fields() -> AsyncIterator[None]:
                 for e in error.errors
             ]
         ) from None
-
-
-def ignored_parameters(names: Iterable[str]) -> str | None:
-    """The answer's ``description`` naming the parameters a request gave and the route does not
-    take, as NexHealth words it; None when there are none."""
-    ignored = sorted(set(names))
-    return f"Note that following parameters are ignored: {', '.join(ignored)}." if ignored else None
 
 
 def _parse(text: str) -> datetime:
@@ -94,19 +88,27 @@ async def create_appointment(
     tenant: TenantDep,
     db: DatabaseDep,
     location_id: Annotated[int, Query(ge=1, le=MAX_ID, description="The location booked at.")],
+    ignored: IgnoredDep,
     notify_patient: Annotated[
         bool, Query(description="Record a patient notification for delivery.")
     ] = False,
 ) -> Response:
-    content = await book_appointment(db, tenant, body, location_id, notify_patient)
+    content = await book_appointment(db, tenant, body, location_id, notify_patient, ignored)
     return Response(content, status_code=201, media_type="application/json")
 
 
 async def book_appointment(
-    db: Database, tenant: Tenant, body: AppointmentCreate, location_id: int, notify_patient: bool
+    db: Database,
+    tenant: Tenant,
+    body: AppointmentCreate,
+    location_id: int,
+    notify_patient: bool,
+    ignored: Iterable[str] = (),
 ) -> bytes:
     """Book ``body`` and answer the 201 envelope's JSON: the one translation both this route
-    and the express lane (:mod:`carebook.api.nexhealth.express`) use."""
+    and the express lane (:mod:`carebook.api.nexhealth.express`) use. The description names the
+    keys of ``appt`` it ignored and the ``ignored`` query parameters, in one list (the lane
+    takes no query parameter the route ignores)."""
     appt = body.appt
     start, end = _parse_times(appt.start_time, appt.end_time)
     dependant = None
@@ -140,7 +142,7 @@ async def book_appointment(
     )
     async with appt_fields():
         record = await booking.book(db, request)
-    description = ignored_parameters(appt.model_extra or {})
+    description = ignored_parameters([*(appt.model_extra or {}), *ignored])
     envelope = ok(AppointmentData(appt=appointment_out(record)), count=1, description=description)
     return envelope.model_dump_json().encode()
 
@@ -152,12 +154,15 @@ async def book_appointment(
     summary="One appointment, as POST /appointments answered it",
 )
 async def get_appointment(
-    appointment_id: Annotated[int, Path(ge=1, le=MAX_ID)], tenant: TenantDep, db: DatabaseDep
+    appointment_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    tenant: TenantDep,
+    db: DatabaseDep,
+    ignored: IgnoredDep,
 ) -> Response:
     record = await booking.get_appointment(
         db, institution_id=tenant.id, appointment_id=appointment_id
     )
-    return respond(ok(AppointmentData(appt=appointment_out(record)), count=1))
+    return respond(ok(AppointmentData(appt=appointment_out(record)), count=1, ignored=ignored))
 
 
 @router.patch(
@@ -171,6 +176,7 @@ async def patch_appointment(
     body: AppointmentPatchBody,
     tenant: TenantDep,
     db: DatabaseDep,
+    ignored: IgnoredDep,
 ) -> Response:
     fields = body.appt
     checkin_at = None
@@ -190,27 +196,7 @@ async def patch_appointment(
         record = await booking.update_appointment(
             db, institution_id=tenant.id, appointment_id=appointment_id, changes=changes
         )
-    return respond(ok(AppointmentData(appt=appointment_out(record)), count=1))
-
-
-# The query parameters GET /appointments takes, its dependencies' included (the tenant's
-# ``subdomain``, the page's): any other is ignored and named in the answer's description.
-LIST_PARAMETERS = frozenset(
-    {
-        "subdomain",
-        "per_page",
-        "start_cursor",
-        "end_cursor",
-        "location_id",
-        "start",
-        "end",
-        "provider_ids[]",
-        "patient_ids[]",
-        "operatory_ids[]",
-        "cancelled",
-        "unavailable",
-    }
-)
+    return respond(ok(AppointmentData(appt=appointment_out(record)), count=1, ignored=ignored))
 
 
 @router.get(
@@ -223,7 +209,7 @@ async def list_appointments(
     tenant: TenantDep,
     db: DatabaseDep,
     page: PageDep,
-    request: Request,
+    ignored: IgnoredDep,
     location_id: Annotated[int, Query(ge=1, le=MAX_ID)],
     start: Annotated[
         str,
@@ -274,8 +260,4 @@ async def list_appointments(
         unavailable=unavailable,
         page=page,
     )
-    envelope = paged(found, appointment_out)
-    envelope.description = ignored_parameters(
-        name for name in request.query_params if name not in LIST_PARAMETERS
-    )
-    return respond(envelope)
+    return respond(paged(found, appointment_out, ignored=ignored))

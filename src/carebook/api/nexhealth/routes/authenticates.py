@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header
 from pydantic import BaseModel
 
 from carebook.api.kit.state import StateDep
+from carebook.api.nexhealth.deps import IgnoredDep
 from carebook.api.nexhealth.envelope import Envelope, error_responses, ok
 from carebook.core.tenancy import authenticate
 
@@ -26,6 +27,7 @@ class TokenData(BaseModel):
 )
 async def post_authenticates(
     state: StateDep,
+    ignored: IgnoredDep,
     authorization: Annotated[
         str | None, Header(description="Your API key, as it was shown when created.")
     ] = None,
@@ -37,4 +39,4 @@ async def post_authenticates(
         secret=state.secret,
         ttl=timedelta(seconds=state.settings.token_ttl_seconds),
     )
-    return ok(TokenData(token=token), description="Authenticated")
+    return ok(TokenData(token=token), description="Authenticated", ignored=ignored)

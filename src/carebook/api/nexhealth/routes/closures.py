@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carebook.api.kit.state import DatabaseDep
-from carebook.api.nexhealth.deps import TenantDep
+from carebook.api.nexhealth.deps import IgnoredDep, TenantDep
 from carebook.api.nexhealth.envelope import Envelope, PagedEnvelope, error_responses, ok
 from carebook.api.nexhealth.schemas.availability import ClosureCreate, ClosureOut
 from carebook.api.nexhealth.schemas.common import MAX_ID, PageDep, paged
@@ -28,7 +28,11 @@ ClosureId = Annotated[int, Path(ge=1, le=MAX_ID)]
     summary="Close a location for a date or a range of dates (no slots, no bookings)",
 )
 async def create_closure(
-    location_id: LocationId, body: ClosureCreate, db: DatabaseDep, tenant: TenantDep
+    location_id: LocationId,
+    body: ClosureCreate,
+    db: DatabaseDep,
+    tenant: TenantDep,
+    ignored: IgnoredDep,
 ) -> Envelope[ClosureOut]:
     fields = body.closure
 
@@ -43,7 +47,7 @@ async def create_closure(
         )
         return ClosureOut.of(closure)
 
-    return ok(await db.write(work), count=1, description="Closure created")
+    return ok(await db.write(work), count=1, description="Closure created", ignored=ignored)
 
 
 @router.get(
@@ -53,13 +57,13 @@ async def create_closure(
     summary="A location's closures",
 )
 async def list_closures(
-    location_id: LocationId, db: DatabaseDep, tenant: TenantDep, page: PageDep
+    location_id: LocationId, db: DatabaseDep, tenant: TenantDep, page: PageDep, ignored: IgnoredDep
 ) -> PagedEnvelope[list[ClosureOut]]:
     async with db.read() as session:
         found = await hours.list_closures(
             session, institution_id=tenant.id, location_id=location_id, page=page
         )
-    return paged(found, ClosureOut.of)
+    return paged(found, ClosureOut.of, ignored=ignored)
 
 
 @router.delete(

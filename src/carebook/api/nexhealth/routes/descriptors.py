@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from carebook.api.kit.state import DatabaseDep
-from carebook.api.nexhealth.deps import TenantDep
+from carebook.api.nexhealth.deps import IgnoredDep, TenantDep
 from carebook.api.nexhealth.envelope import Envelope, PagedEnvelope, error_responses, ok
 from carebook.api.nexhealth.schemas.common import MAX_ID, PageDep, QueryText, paged
 from carebook.api.nexhealth.schemas.descriptors import (
@@ -32,6 +32,7 @@ async def create_descriptor(
     tenant: TenantDep,
     db: DatabaseDep,
     location_id: Annotated[int, Query(ge=1, le=MAX_ID, description="The descriptor's location.")],
+    ignored: IgnoredDep,
 ) -> Envelope[DescriptorOut]:
     created = await descriptors.create_descriptor(
         db,
@@ -39,7 +40,7 @@ async def create_descriptor(
         location_id=location_id,
         given=body.appointment_descriptor.to_core(),
     )
-    return ok(descriptor_out(created), count=1)
+    return ok(descriptor_out(created), count=1, ignored=ignored)
 
 
 @router.get(
@@ -53,6 +54,7 @@ async def list_descriptors(
     tenant: TenantDep,
     db: DatabaseDep,
     page: PageDep,
+    ignored: IgnoredDep,
     descriptor_type: Annotated[
         QueryText | None, Query(description="Only this type, e.g. 'Procedure Code'.")
     ] = None,
@@ -64,7 +66,7 @@ async def list_descriptors(
         page=page,
         descriptor_type=descriptor_type,
     )
-    return paged(found, descriptor_out)
+    return paged(found, descriptor_out, ignored=ignored)
 
 
 @router.get(
@@ -77,8 +79,9 @@ async def get_descriptor(
     descriptor_id: Annotated[int, Path(ge=1, le=MAX_ID, description="The descriptor's id.")],
     tenant: TenantDep,
     db: DatabaseDep,
+    ignored: IgnoredDep,
 ) -> Envelope[DescriptorOut]:
     found = await descriptors.get_descriptor(
         db, institution_id=tenant.id, descriptor_id=descriptor_id
     )
-    return ok(descriptor_out(found), count=1)
+    return ok(descriptor_out(found), count=1, ignored=ignored)

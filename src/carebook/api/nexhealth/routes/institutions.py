@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from carebook.api.kit.auth import PrincipalDep
 from carebook.api.kit.state import DatabaseDep
+from carebook.api.nexhealth.deps import IgnoredDep
 from carebook.api.nexhealth.envelope import Envelope, PagedEnvelope, error_responses, ok
 from carebook.api.nexhealth.schemas.common import MAX_ID, PageDep, paged
 from carebook.core import tenancy
@@ -68,7 +69,7 @@ class InstitutionCreate(BaseModel):
     summary="Create an institution (admin key only)",
 )
 async def create_institution(
-    body: InstitutionCreate, principal: PrincipalDep, db: DatabaseDep
+    body: InstitutionCreate, principal: PrincipalDep, db: DatabaseDep, ignored: IgnoredDep
 ) -> Envelope[InstitutionOut]:
     if not principal.is_admin:
         raise Forbidden("only the platform admin key may create institutions")
@@ -84,7 +85,7 @@ async def create_institution(
         )
         return InstitutionOut.of(created)
 
-    return ok(await db.write(work), count=1)
+    return ok(await db.write(work), count=1, ignored=ignored)
 
 
 @router.get(
@@ -94,14 +95,14 @@ async def create_institution(
     summary="The institutions this key reaches",
 )
 async def list_institutions(
-    principal: PrincipalDep, db: DatabaseDep, page: PageDep
+    principal: PrincipalDep, db: DatabaseDep, page: PageDep, ignored: IgnoredDep
 ) -> PagedEnvelope[list[InstitutionOut]]:
     """Every institution for the admin key, else those the key is scoped to; ordered by id and
     paged by cursor like every other list (``count`` is the total)."""
     only = None if principal.is_admin else [i for _, i in principal.institutions]
     async with db.read() as session:
         found = await repo.page_of_institutions(session, only_ids=only, page=page)
-    return paged(found, InstitutionOut.of)
+    return paged(found, InstitutionOut.of, ignored=ignored)
 
 
 @router.get(
@@ -114,6 +115,7 @@ async def get_institution(
     institution_id: Annotated[int, Path(ge=1, le=MAX_ID, description="The institution's id.")],
     principal: PrincipalDep,
     db: DatabaseDep,
+    ignored: IgnoredDep,
 ) -> Envelope[InstitutionOut]:
     if not principal.can_reach(institution_id):
         raise NotFound("institution", institution_id)
@@ -121,4 +123,4 @@ async def get_institution(
         institution = await repo.institution_by_id(session, institution_id)
     if institution is None:
         raise NotFound("institution", institution_id)
-    return ok(InstitutionOut.of(institution), count=1)
+    return ok(InstitutionOut.of(institution), count=1, ignored=ignored)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from carebook.api.kit.state import DatabaseDep
-from carebook.api.nexhealth.deps import TenantDep
+from carebook.api.nexhealth.deps import IgnoredDep, TenantDep
 from carebook.api.nexhealth.envelope import Envelope, PagedEnvelope, error_responses, ok
 from carebook.api.nexhealth.schemas.common import MAX_ID, PageDep, paged
 from carebook.api.nexhealth.schemas.locations import (
@@ -31,12 +31,12 @@ LocationId = Annotated[int, Path(ge=1, le=MAX_ID, description="The location's id
     summary="Create a location",
 )
 async def create_location(
-    body: LocationCreate, tenant: TenantDep, db: DatabaseDep
+    body: LocationCreate, tenant: TenantDep, db: DatabaseDep, ignored: IgnoredDep
 ) -> Envelope[LocationOut]:
     created = await locations.create_location(
         db, institution_id=tenant.id, given=body.location.to_core()
     )
-    return ok(location_out(created), count=1)
+    return ok(location_out(created), count=1, ignored=ignored)
 
 
 @router.get(
@@ -49,6 +49,7 @@ async def list_locations(
     tenant: TenantDep,
     db: DatabaseDep,
     page: PageDep,
+    ignored: IgnoredDep,
     inactive: Annotated[
         bool | None, Query(description="Only inactive (true) or active (false) locations.")
     ] = None,
@@ -62,7 +63,7 @@ async def list_locations(
     found = await locations.list_locations(
         db, institution_id=tenant.id, page=page, inactive=inactive
     )
-    return paged(found, location_out)
+    return paged(found, location_out, ignored=ignored)
 
 
 @router.get(
@@ -72,10 +73,10 @@ async def list_locations(
     summary="One location",
 )
 async def get_location(
-    location_id: LocationId, tenant: TenantDep, db: DatabaseDep
+    location_id: LocationId, tenant: TenantDep, db: DatabaseDep, ignored: IgnoredDep
 ) -> Envelope[LocationOut]:
     found = await locations.get_location(db, institution_id=tenant.id, location_id=location_id)
-    return ok(location_out(found), count=1)
+    return ok(location_out(found), count=1, ignored=ignored)
 
 
 @router.patch(
@@ -85,9 +86,13 @@ async def get_location(
     summary="Change a location (only the fields sent)",
 )
 async def update_location(
-    location_id: LocationId, body: LocationUpdate, tenant: TenantDep, db: DatabaseDep
+    location_id: LocationId,
+    body: LocationUpdate,
+    tenant: TenantDep,
+    db: DatabaseDep,
+    ignored: IgnoredDep,
 ) -> Envelope[LocationOut]:
     updated = await locations.update_location(
         db, institution_id=tenant.id, location_id=location_id, changes=body.location.changes()
     )
-    return ok(location_out(updated), count=1)
+    return ok(location_out(updated), count=1, ignored=ignored)

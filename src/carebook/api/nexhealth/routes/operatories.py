@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from carebook.api.kit.state import DatabaseDep
-from carebook.api.nexhealth.deps import TenantDep
+from carebook.api.nexhealth.deps import IgnoredDep, TenantDep
 from carebook.api.nexhealth.envelope import Envelope, PagedEnvelope, error_responses, ok
 from carebook.api.nexhealth.schemas.common import MAX_ID, PageDep, QueryText, paged
 from carebook.api.nexhealth.schemas.operatories import (
@@ -32,12 +32,16 @@ LocationQuery = Annotated[int, Query(ge=1, le=MAX_ID, description="The operatory
     summary="Create an operatory at a location",
 )
 async def create_operatory(
-    body: OperatoryCreate, tenant: TenantDep, db: DatabaseDep, location_id: LocationQuery
+    body: OperatoryCreate,
+    tenant: TenantDep,
+    db: DatabaseDep,
+    location_id: LocationQuery,
+    ignored: IgnoredDep,
 ) -> Envelope[OperatoryOut]:
     created = await operatories.create_operatory(
         db, institution_id=tenant.id, location_id=location_id, given=body.operatory.to_core()
     )
-    return ok(operatory_out(created), count=1)
+    return ok(operatory_out(created), count=1, ignored=ignored)
 
 
 @router.get(
@@ -51,6 +55,7 @@ async def list_operatories(
     db: DatabaseDep,
     page: PageDep,
     location_id: LocationQuery,
+    ignored: IgnoredDep,
     search_name: Annotated[
         QueryText | None, Query(description="Part of the name or display name, any case.")
     ] = None,
@@ -64,7 +69,7 @@ async def list_operatories(
         search_name=search_name,
         active=active,
     )
-    return paged(found, operatory_out)
+    return paged(found, operatory_out, ignored=ignored)
 
 
 @router.get(
@@ -74,10 +79,10 @@ async def list_operatories(
     summary="One operatory",
 )
 async def get_operatory(
-    operatory_id: OperatoryId, tenant: TenantDep, db: DatabaseDep
+    operatory_id: OperatoryId, tenant: TenantDep, db: DatabaseDep, ignored: IgnoredDep
 ) -> Envelope[OperatoryOut]:
     found = await operatories.get_operatory(db, institution_id=tenant.id, operatory_id=operatory_id)
-    return ok(operatory_out(found), count=1)
+    return ok(operatory_out(found), count=1, ignored=ignored)
 
 
 @router.patch(
@@ -87,9 +92,13 @@ async def get_operatory(
     summary="Change an operatory (only the fields sent)",
 )
 async def update_operatory(
-    operatory_id: OperatoryId, body: OperatoryUpdate, tenant: TenantDep, db: DatabaseDep
+    operatory_id: OperatoryId,
+    body: OperatoryUpdate,
+    tenant: TenantDep,
+    db: DatabaseDep,
+    ignored: IgnoredDep,
 ) -> Envelope[OperatoryOut]:
     updated = await operatories.update_operatory(
         db, institution_id=tenant.id, operatory_id=operatory_id, changes=body.operatory.changes()
     )
-    return ok(operatory_out(updated), count=1)
+    return ok(operatory_out(updated), count=1, ignored=ignored)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from carebook.api.kit.state import DatabaseDep
-from carebook.api.nexhealth.deps import TenantDep
+from carebook.api.nexhealth.deps import IgnoredDep, TenantDep
 from carebook.api.nexhealth.envelope import Envelope, PagedEnvelope, error_responses, ok
 from carebook.api.nexhealth.schemas.common import MAX_ID, IsoDate, PageDep, QueryText, paged
 from carebook.api.nexhealth.schemas.patients import (
@@ -40,6 +40,7 @@ async def create_patient(
     db: DatabaseDep,
     location_id: LocationQuery,
     response: Response,
+    ignored: IgnoredDep,
 ) -> Envelope[PatientCreated]:
     """A patient with the same name (any case), date of birth and phone number already in the
     institution is a duplicate: 400, or 200 with that patient when ``return_existing_if_match``."""
@@ -53,7 +54,7 @@ async def create_patient(
     )
     if not result.created:
         response.status_code = 200
-    return ok(PatientCreated(user=patient_out(result.patient)), count=1)
+    return ok(PatientCreated(user=patient_out(result.patient)), count=1, ignored=ignored)
 
 
 @router.get(
@@ -67,6 +68,7 @@ async def list_patients(
     db: DatabaseDep,
     page: PageDep,
     location_id: LocationQuery,
+    ignored: IgnoredDep,
     location_strict: Annotated[
         bool, Query(description="Only patients of this location (default: the institution's).")
     ] = False,
@@ -95,7 +97,7 @@ async def list_patients(
             inactive=inactive,
         ),
     )
-    return paged(found, patient_out)
+    return paged(found, patient_out, ignored=ignored)
 
 
 @router.get(
@@ -105,7 +107,7 @@ async def list_patients(
     summary="One patient",
 )
 async def get_patient(
-    patient_id: PatientId, tenant: TenantDep, db: DatabaseDep
+    patient_id: PatientId, tenant: TenantDep, db: DatabaseDep, ignored: IgnoredDep
 ) -> Envelope[PatientOut]:
     found = await patients.get_patient(db, institution_id=tenant.id, patient_id=patient_id)
-    return ok(patient_out(found), count=1)
+    return ok(patient_out(found), count=1, ignored=ignored)

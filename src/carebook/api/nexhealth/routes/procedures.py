@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from carebook.api.kit.state import DatabaseDep
-from carebook.api.nexhealth.deps import TenantDep
+from carebook.api.nexhealth.deps import IgnoredDep, TenantDep
 from carebook.api.nexhealth.envelope import Envelope, PagedEnvelope, error_responses, ok
 from carebook.api.nexhealth.schemas.common import MAX_ID, PageDep, paged
 from carebook.api.nexhealth.schemas.procedures import ProcedureCreate, ProcedureOut, procedure_out
@@ -28,14 +28,14 @@ def _filter(what: str) -> object:
     summary="Record a procedure of a patient",
 )
 async def create_procedure(
-    body: ProcedureCreate, tenant: TenantDep, db: DatabaseDep
+    body: ProcedureCreate, tenant: TenantDep, db: DatabaseDep, ignored: IgnoredDep
 ) -> Envelope[ProcedureOut]:
     """The patient, provider, appointment and location must be the institution's (404); the
     appointment must be the patient's (400)."""
     created = await procedures.create_procedure(
         db, institution_id=tenant.id, given=body.procedure.to_core()
     )
-    return ok(procedure_out(created), count=1)
+    return ok(procedure_out(created), count=1, ignored=ignored)
 
 
 @router.get(
@@ -48,6 +48,7 @@ async def list_procedures(
     tenant: TenantDep,
     db: DatabaseDep,
     page: PageDep,
+    ignored: IgnoredDep,
     patient_id: Annotated[int | None, _filter("patient")] = None,
     provider_id: Annotated[int | None, _filter("provider")] = None,
     appointment_id: Annotated[int | None, _filter("appointment")] = None,
@@ -66,7 +67,7 @@ async def list_procedures(
             location_id=location_id,
         ),
     )
-    return paged(found, procedure_out)
+    return paged(found, procedure_out, ignored=ignored)
 
 
 @router.get(
@@ -79,6 +80,7 @@ async def get_procedure(
     procedure_id: Annotated[int, Path(ge=1, le=MAX_ID, description="The procedure's id.")],
     tenant: TenantDep,
     db: DatabaseDep,
+    ignored: IgnoredDep,
 ) -> Envelope[ProcedureOut]:
     found = await procedures.get_procedure(db, institution_id=tenant.id, procedure_id=procedure_id)
-    return ok(procedure_out(found), count=1)
+    return ok(procedure_out(found), count=1, ignored=ignored)

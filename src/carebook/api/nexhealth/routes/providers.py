@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from carebook.api.kit.state import DatabaseDep
-from carebook.api.nexhealth.deps import TenantDep
+from carebook.api.nexhealth.deps import IgnoredDep, TenantDep
 from carebook.api.nexhealth.envelope import Envelope, PagedEnvelope, error_responses, ok
 from carebook.api.nexhealth.schemas.common import MAX_ID, PageDep, paged
 from carebook.api.nexhealth.schemas.providers import (
@@ -31,13 +31,13 @@ ProviderId = Annotated[int, Path(ge=1, le=MAX_ID, description="The provider's id
     summary="Create a provider",
 )
 async def create_provider(
-    body: ProviderCreate, tenant: TenantDep, db: DatabaseDep
+    body: ProviderCreate, tenant: TenantDep, db: DatabaseDep, ignored: IgnoredDep
 ) -> Envelope[ProviderOut]:
     """A location in ``location_ids`` that is not the institution's answers 404."""
     created = await providers.create_provider(
         db, institution_id=tenant.id, given=body.provider.to_core()
     )
-    return ok(provider_out(created), count=1)
+    return ok(provider_out(created), count=1, ignored=ignored)
 
 
 @router.get(
@@ -50,6 +50,7 @@ async def list_providers(
     tenant: TenantDep,
     db: DatabaseDep,
     page: PageDep,
+    ignored: IgnoredDep,
     location_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Only providers working at this location.")
     ] = None,
@@ -60,7 +61,7 @@ async def list_providers(
     found = await providers.list_providers(
         db, institution_id=tenant.id, page=page, location_id=location_id, inactive=inactive
     )
-    return paged(found, provider_out)
+    return paged(found, provider_out, ignored=ignored)
 
 
 @router.get(
@@ -70,10 +71,10 @@ async def list_providers(
     summary="One provider",
 )
 async def get_provider(
-    provider_id: ProviderId, tenant: TenantDep, db: DatabaseDep
+    provider_id: ProviderId, tenant: TenantDep, db: DatabaseDep, ignored: IgnoredDep
 ) -> Envelope[ProviderOut]:
     found = await providers.get_provider(db, institution_id=tenant.id, provider_id=provider_id)
-    return ok(provider_out(found), count=1)
+    return ok(provider_out(found), count=1, ignored=ignored)
 
 
 @router.patch(
@@ -83,9 +84,13 @@ async def get_provider(
     summary="Change a provider (only the fields sent; location_ids replaces the set)",
 )
 async def update_provider(
-    provider_id: ProviderId, body: ProviderUpdate, tenant: TenantDep, db: DatabaseDep
+    provider_id: ProviderId,
+    body: ProviderUpdate,
+    tenant: TenantDep,
+    db: DatabaseDep,
+    ignored: IgnoredDep,
 ) -> Envelope[ProviderOut]:
     updated = await providers.update_provider(
         db, institution_id=tenant.id, provider_id=provider_id, changes=body.provider.changes()
     )
-    return ok(provider_out(updated), count=1)
+    return ok(provider_out(updated), count=1, ignored=ignored)

@@ -11,8 +11,8 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from carebook.api.kit.state import DatabaseDep
-from carebook.api.nexhealth.deps import TenantDep
-from carebook.api.nexhealth.envelope import Envelope, error_responses
+from carebook.api.nexhealth.deps import IgnoredDep, TenantDep
+from carebook.api.nexhealth.envelope import Envelope, describe, error_responses
 from carebook.api.nexhealth.schemas.availability import (
     LocalTimes,
     SlotGroupOut,
@@ -48,9 +48,10 @@ def _ids(*lists: list[int] | None) -> list[int] | None:
     return list(dict.fromkeys(merged)) or None
 
 
-def _render(groups: list[SlotGroup], *, with_end: bool) -> Response:
+def _render(groups: list[SlotGroup], *, with_end: bool, ignored: tuple[str, ...]) -> Response:
     """The envelope as compact JSON (what ``JSONResponse`` would send), the slot lists written
-    by :func:`slots_json`; ``response_model`` still documents the shape."""
+    by :func:`slots_json`; ``response_model`` still documents the shape. The description names
+    the ``ignored`` query parameters."""
     times: dict[str, LocalTimes] = {}
     data: list[str] = []
     for group in groups:
@@ -72,7 +73,7 @@ def _render(groups: list[SlotGroup], *, with_end: bool) -> Response:
             + "}"
         )
     body = (
-        '{"code":true,"description":null,"error":null,"data":['
+        f'{{"code":true,"description":{_dumps(describe(None, ignored))},"error":null,"data":['
         + ",".join(data)
         + f'],"count":{len(data)}}}'
     )
@@ -137,6 +138,7 @@ async def available_slots(
     tenant: TenantDep,
     start_date: StartDate,
     days: Days,
+    ignored: IgnoredDep,
     lids_brackets: Annotated[Ids, Query(alias="lids[]")] = None,
     lids: Annotated[Ids, Query(alias="lids")] = None,
     pids_brackets: Annotated[Ids, Query(alias="pids[]")] = None,
@@ -161,7 +163,7 @@ async def available_slots(
         slot_interval=slot_interval,
         overlapping_operatory_slots=overlapping_operatory_slots,
     )
-    return _render(groups, with_end=True)
+    return _render(groups, with_end=True, ignored=ignored)
 
 
 @router.get(
@@ -176,6 +178,7 @@ async def appointment_slots(
     tenant: TenantDep,
     start_date: StartDate,
     days: Days,
+    ignored: IgnoredDep,
     lids_brackets: Annotated[Ids, Query(alias="lids[]")] = None,
     lids: Annotated[Ids, Query(alias="lids")] = None,
     pids_brackets: Annotated[Ids, Query(alias="pids[]")] = None,
@@ -201,4 +204,4 @@ async def appointment_slots(
         slot_interval=slot_interval,
         overlapping_operatory_slots=overlapping_operatory_slots,
     )
-    return _render(groups, with_end=False)
+    return _render(groups, with_end=False, ignored=ignored)

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from carebook.api.kit.state import DatabaseDep
-from carebook.api.nexhealth.deps import TenantDep
+from carebook.api.nexhealth.deps import IgnoredDep, TenantDep
 from carebook.api.nexhealth.envelope import Envelope, PagedEnvelope, error_responses, ok
 from carebook.api.nexhealth.schemas.common import MAX_ID, PageDep, paged
 from carebook.api.nexhealth.schemas.telehealth import (
@@ -46,12 +46,12 @@ AppointmentTypeId = Annotated[int, Path(ge=1, le=MAX_ID, description="The appoin
     summary="Create a specialty (Calendar SpecialityId)",
 )
 async def create_specialty(
-    body: SpecialtyCreate, tenant: TenantDep, db: DatabaseDep
+    body: SpecialtyCreate, tenant: TenantDep, db: DatabaseDep, ignored: IgnoredDep
 ) -> Envelope[SpecialtyOut]:
     created = await catalog.create_specialty(
         db, institution_id=tenant.id, name=body.specialty.name, code=body.specialty.code
     )
-    return ok(specialty_out(created), count=1)
+    return ok(specialty_out(created), count=1, ignored=ignored)
 
 
 @router.get(
@@ -61,10 +61,10 @@ async def create_specialty(
     summary="The institution's specialties",
 )
 async def list_specialties(
-    tenant: TenantDep, db: DatabaseDep, page: PageDep
+    tenant: TenantDep, db: DatabaseDep, page: PageDep, ignored: IgnoredDep
 ) -> PagedEnvelope[list[SpecialtyOut]]:
     found = await catalog.list_specialties(db, institution_id=tenant.id, page=page)
-    return paged(found, specialty_out)
+    return paged(found, specialty_out, ignored=ignored)
 
 
 @router.post(
@@ -75,12 +75,12 @@ async def list_specialties(
     summary="Create a priced service (Calendar ServiceId)",
 )
 async def create_service(
-    body: ServiceCreate, tenant: TenantDep, db: DatabaseDep
+    body: ServiceCreate, tenant: TenantDep, db: DatabaseDep, ignored: IgnoredDep
 ) -> Envelope[ServiceOut]:
     created = await catalog.create_service(
         db, institution_id=tenant.id, given=body.service.to_core()
     )
-    return ok(service_out(created), count=1)
+    return ok(service_out(created), count=1, ignored=ignored)
 
 
 @router.get(
@@ -90,10 +90,10 @@ async def create_service(
     summary="The institution's services",
 )
 async def list_services(
-    tenant: TenantDep, db: DatabaseDep, page: PageDep
+    tenant: TenantDep, db: DatabaseDep, page: PageDep, ignored: IgnoredDep
 ) -> PagedEnvelope[list[ServiceOut]]:
     found = await catalog.list_services(db, institution_id=tenant.id, page=page)
-    return paged(found, service_out)
+    return paged(found, service_out, ignored=ignored)
 
 
 @router.post(
@@ -104,12 +104,12 @@ async def list_services(
     summary="Create a coded visit reason (Calendar Reasons[].ReasonId)",
 )
 async def create_visit_reason(
-    body: VisitReasonCreate, tenant: TenantDep, db: DatabaseDep
+    body: VisitReasonCreate, tenant: TenantDep, db: DatabaseDep, ignored: IgnoredDep
 ) -> Envelope[VisitReasonOut]:
     created = await catalog.create_visit_reason(
         db, institution_id=tenant.id, name=body.visit_reason.name, code=body.visit_reason.code
     )
-    return ok(visit_reason_out(created), count=1)
+    return ok(visit_reason_out(created), count=1, ignored=ignored)
 
 
 @router.get(
@@ -119,10 +119,10 @@ async def create_visit_reason(
     summary="The institution's visit reasons",
 )
 async def list_visit_reasons(
-    tenant: TenantDep, db: DatabaseDep, page: PageDep
+    tenant: TenantDep, db: DatabaseDep, page: PageDep, ignored: IgnoredDep
 ) -> PagedEnvelope[list[VisitReasonOut]]:
     found = await catalog.list_visit_reasons(db, institution_id=tenant.id, page=page)
-    return paged(found, visit_reason_out)
+    return paged(found, visit_reason_out, ignored=ignored)
 
 
 @router.post(
@@ -133,12 +133,12 @@ async def list_visit_reasons(
     summary="Create a portal user (Calendar UserId) with their own patient",
 )
 async def create_portal_user(
-    body: PortalUserCreate, tenant: TenantDep, db: DatabaseDep
+    body: PortalUserCreate, tenant: TenantDep, db: DatabaseDep, ignored: IgnoredDep
 ) -> Envelope[PortalUserOut]:
     created = await catalog.create_portal_user(
         db, institution_id=tenant.id, given=body.portal_user.to_core()
     )
-    return ok(portal_user_out(created), count=1)
+    return ok(portal_user_out(created), count=1, ignored=ignored)
 
 
 @router.get(
@@ -148,10 +148,10 @@ async def create_portal_user(
     summary="The institution's portal users, each with the patients they book for",
 )
 async def list_portal_users(
-    tenant: TenantDep, db: DatabaseDep, page: PageDep
+    tenant: TenantDep, db: DatabaseDep, page: PageDep, ignored: IgnoredDep
 ) -> PagedEnvelope[list[PortalUserOut]]:
     found = await catalog.list_portal_users(db, institution_id=tenant.id, page=page)
-    return paged(found, portal_user_out)
+    return paged(found, portal_user_out, ignored=ignored)
 
 
 @router.get(
@@ -161,12 +161,12 @@ async def list_portal_users(
     summary="One portal user with the patients they book for",
 )
 async def get_portal_user(
-    portal_user_id: PortalUserId, tenant: TenantDep, db: DatabaseDep
+    portal_user_id: PortalUserId, tenant: TenantDep, db: DatabaseDep, ignored: IgnoredDep
 ) -> Envelope[PortalUserOut]:
     found = await catalog.get_portal_user(
         db, institution_id=tenant.id, portal_user_id=portal_user_id
     )
-    return ok(portal_user_out(found), count=1)
+    return ok(portal_user_out(found), count=1, ignored=ignored)
 
 
 @router.post(
@@ -177,12 +177,16 @@ async def get_portal_user(
     summary="Add a dependant: a patient the user books for as guardian",
 )
 async def create_dependant(
-    portal_user_id: PortalUserId, body: DependantCreate, tenant: TenantDep, db: DatabaseDep
+    portal_user_id: PortalUserId,
+    body: DependantCreate,
+    tenant: TenantDep,
+    db: DatabaseDep,
+    ignored: IgnoredDep,
 ) -> Envelope[PortalUserOut]:
     found = await catalog.create_dependant(
         db, institution_id=tenant.id, portal_user_id=portal_user_id, given=body.patient.to_core()
     )
-    return ok(portal_user_out(found), count=1)
+    return ok(portal_user_out(found), count=1, ignored=ignored)
 
 
 @router.post(
@@ -193,7 +197,11 @@ async def create_dependant(
     summary="Add a visit option (Calendar EncounterTypeModeDurationId): a mode and a length",
 )
 async def create_mode(
-    appointment_type_id: AppointmentTypeId, body: ModeCreate, tenant: TenantDep, db: DatabaseDep
+    appointment_type_id: AppointmentTypeId,
+    body: ModeCreate,
+    tenant: TenantDep,
+    db: DatabaseDep,
+    ignored: IgnoredDep,
 ) -> Envelope[ModeOut]:
     created = await catalog.create_mode(
         db,
@@ -202,7 +210,7 @@ async def create_mode(
         mode_id=body.mode.mode_id,
         minutes=body.mode.minutes,
     )
-    return ok(mode_out(created), count=1)
+    return ok(mode_out(created), count=1, ignored=ignored)
 
 
 @router.get(
@@ -212,9 +220,15 @@ async def create_mode(
     summary="The visit options of an appointment type",
 )
 async def list_modes(
-    appointment_type_id: AppointmentTypeId, tenant: TenantDep, db: DatabaseDep, page: PageDep
+    appointment_type_id: AppointmentTypeId,
+    tenant: TenantDep,
+    db: DatabaseDep,
+    page: PageDep,
+    ignored: IgnoredDep,
 ) -> PagedEnvelope[list[ModeOut]]:
     appointment_type, modes = await catalog.list_modes(
         db, institution_id=tenant.id, appointment_type_id=appointment_type_id, page=page
     )
-    return paged(modes, lambda mode: mode_out(catalog.ModeRecord(mode, appointment_type)))
+    return paged(
+        modes, lambda mode: mode_out(catalog.ModeRecord(mode, appointment_type)), ignored=ignored
+    )

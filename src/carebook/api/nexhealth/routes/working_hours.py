@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carebook.api.kit.state import DatabaseDep
-from carebook.api.nexhealth.deps import TenantDep
+from carebook.api.nexhealth.deps import IgnoredDep, TenantDep
 from carebook.api.nexhealth.envelope import Envelope, PagedEnvelope, error_responses, ok
 from carebook.api.nexhealth.schemas.availability import (
     AvailabilityCreate,
@@ -48,7 +48,11 @@ async def _v2_names() -> AsyncIterator[None]:
 
 
 async def _create(
-    db: DatabaseDep, tenant: TenantDep, location_id: int, data: hours.WorkingHourInput
+    db: DatabaseDep,
+    tenant: TenantDep,
+    location_id: int,
+    data: hours.WorkingHourInput,
+    ignored: tuple[str, ...],
 ) -> Envelope[WorkingHourOut]:
     async def work(session: AsyncSession) -> WorkingHourOut:
         view = await hours.create_working_hour(
@@ -56,11 +60,15 @@ async def _create(
         )
         return WorkingHourOut.of(view)
 
-    return ok(await db.write(work), count=1, description="Working hour created")
+    return ok(await db.write(work), count=1, description="Working hour created", ignored=ignored)
 
 
 async def _update(
-    db: DatabaseDep, tenant: TenantDep, working_hour_id: int, data: hours.WorkingHourInput
+    db: DatabaseDep,
+    tenant: TenantDep,
+    working_hour_id: int,
+    data: hours.WorkingHourInput,
+    ignored: tuple[str, ...],
 ) -> Envelope[WorkingHourOut]:
     async def work(session: AsyncSession) -> WorkingHourOut:
         view = await hours.update_working_hour(
@@ -68,7 +76,7 @@ async def _update(
         )
         return WorkingHourOut.of(view)
 
-    return ok(await db.write(work), count=1)
+    return ok(await db.write(work), count=1, ignored=ignored)
 
 
 async def _list(
@@ -80,6 +88,7 @@ async def _list(
     operatory_id: int | None,
     active: bool | None,
     ignore_past_dates: bool,
+    ignored: tuple[str, ...],
 ) -> PagedEnvelope[list[WorkingHourOut]]:
     async with db.read() as session:
         found = await hours.list_working_hours(
@@ -92,17 +101,17 @@ async def _list(
             ignore_past_dates=ignore_past_dates,
             page=page,
         )
-    return paged(found, WorkingHourOut.of)
+    return paged(found, WorkingHourOut.of, ignored=ignored)
 
 
 async def _get(
-    db: DatabaseDep, tenant: TenantDep, working_hour_id: int
+    db: DatabaseDep, tenant: TenantDep, working_hour_id: int, ignored: tuple[str, ...]
 ) -> Envelope[WorkingHourOut]:
     async with db.read() as session:
         view = await hours.get_working_hour(
             session, institution_id=tenant.id, working_hour_id=working_hour_id
         )
-    return ok(WorkingHourOut.of(view), count=1)
+    return ok(WorkingHourOut.of(view), count=1, ignored=ignored)
 
 
 async def _delete(db: DatabaseDep, tenant: TenantDep, working_hour_id: int) -> Response:
@@ -132,9 +141,13 @@ PastFilter = Annotated[
     summary="Create a working hour: when a provider works at a location",
 )
 async def create_working_hour(
-    body: WorkingHourCreate, location_id: LocationQuery, db: DatabaseDep, tenant: TenantDep
+    body: WorkingHourCreate,
+    location_id: LocationQuery,
+    db: DatabaseDep,
+    tenant: TenantDep,
+    ignored: IgnoredDep,
 ) -> Envelope[WorkingHourOut]:
-    return await _create(db, tenant, location_id, body.working_hour.to_input())
+    return await _create(db, tenant, location_id, body.working_hour.to_input(), ignored)
 
 
 @router.get(
@@ -148,13 +161,14 @@ async def list_working_hours(
     db: DatabaseDep,
     tenant: TenantDep,
     page: PageDep,
+    ignored: IgnoredDep,
     provider_id: ProviderFilter = None,
     operatory_id: ProviderFilter = None,
     active: ActiveFilter = True,
     ignore_past_dates: PastFilter = False,
 ) -> PagedEnvelope[list[WorkingHourOut]]:
     return await _list(
-        db, tenant, page, location_id, provider_id, operatory_id, active, ignore_past_dates
+        db, tenant, page, location_id, provider_id, operatory_id, active, ignore_past_dates, ignored
     )
 
 
@@ -165,9 +179,9 @@ async def list_working_hours(
     summary="One working hour",
 )
 async def get_working_hour(
-    working_hour_id: HourId, db: DatabaseDep, tenant: TenantDep
+    working_hour_id: HourId, db: DatabaseDep, tenant: TenantDep, ignored: IgnoredDep
 ) -> Envelope[WorkingHourOut]:
-    return await _get(db, tenant, working_hour_id)
+    return await _get(db, tenant, working_hour_id, ignored)
 
 
 @router.patch(
@@ -178,9 +192,13 @@ async def get_working_hour(
     "the old rule)",
 )
 async def patch_working_hour(
-    working_hour_id: HourId, body: WorkingHourPatch, db: DatabaseDep, tenant: TenantDep
+    working_hour_id: HourId,
+    body: WorkingHourPatch,
+    db: DatabaseDep,
+    tenant: TenantDep,
+    ignored: IgnoredDep,
 ) -> Envelope[WorkingHourOut]:
-    return await _update(db, tenant, working_hour_id, body.working_hour.to_input())
+    return await _update(db, tenant, working_hour_id, body.working_hour.to_input(), ignored)
 
 
 @router.delete(
@@ -207,12 +225,20 @@ async def delete_working_hour(
     summary="Create an availability (v2 name of a working hour)",
 )
 async def create_availability(
-    body: AvailabilityCreate, location_id: LocationQuery, db: DatabaseDep, tenant: TenantDep
+    body: AvailabilityCreate,
+    location_id: LocationQuery,
+    db: DatabaseDep,
+    tenant: TenantDep,
+    ignored: IgnoredDep,
 ) -> Envelope[WorkingHourOut]:
     fields = body.availability
     async with _v2_names():
         return await _create(
-            db, tenant, location_id, fields.to_input(extra_type_ids=fields.appointment_category_ids)
+            db,
+            tenant,
+            location_id,
+            fields.to_input(extra_type_ids=fields.appointment_category_ids),
+            ignored,
         )
 
 
@@ -227,13 +253,14 @@ async def list_availabilities(
     db: DatabaseDep,
     tenant: TenantDep,
     page: PageDep,
+    ignored: IgnoredDep,
     provider_id: ProviderFilter = None,
     operatory_id: ProviderFilter = None,
     active: ActiveFilter = True,
     ignore_past_dates: PastFilter = False,
 ) -> PagedEnvelope[list[WorkingHourOut]]:
     return await _list(
-        db, tenant, page, location_id, provider_id, operatory_id, active, ignore_past_dates
+        db, tenant, page, location_id, provider_id, operatory_id, active, ignore_past_dates, ignored
     )
 
 
@@ -244,9 +271,9 @@ async def list_availabilities(
     summary="One availability (v2)",
 )
 async def get_availability(
-    availability_id: HourId, db: DatabaseDep, tenant: TenantDep
+    availability_id: HourId, db: DatabaseDep, tenant: TenantDep, ignored: IgnoredDep
 ) -> Envelope[WorkingHourOut]:
-    return await _get(db, tenant, availability_id)
+    return await _get(db, tenant, availability_id, ignored)
 
 
 @router.patch(
@@ -256,7 +283,11 @@ async def get_availability(
     summary="Change an availability (v2)",
 )
 async def patch_availability(
-    availability_id: HourId, body: AvailabilityPatch, db: DatabaseDep, tenant: TenantDep
+    availability_id: HourId,
+    body: AvailabilityPatch,
+    db: DatabaseDep,
+    tenant: TenantDep,
+    ignored: IgnoredDep,
 ) -> Envelope[WorkingHourOut]:
     fields = body.availability
     async with _v2_names():
@@ -265,6 +296,7 @@ async def patch_availability(
             tenant,
             availability_id,
             fields.to_input(extra_type_ids=fields.appointment_category_ids),
+            ignored,
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from carebook.api.kit.nesting import nests_deeper_than
-from carebook.api.nexhealth.envelope import PagedEnvelope, PageInfo
+from carebook.api.nexhealth.envelope import PagedEnvelope, PageInfo, describe
 from carebook.core.time import OUT_OF_RANGE, format_utc, in_range
 from carebook.db.repositories.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, Page, PageRequest
 
@@ -163,11 +163,15 @@ async def page_request(
 PageDep = Annotated[PageRequest, Depends(page_request)]
 
 
-def paged(page: Page[R], render: Callable[[R], T]) -> PagedEnvelope[list[T]]:
-    """The envelope of one page: ``count`` is the total over all pages."""
+def paged(
+    page: Page[R], render: Callable[[R], T], *, ignored: Iterable[str] = ()
+) -> PagedEnvelope[list[T]]:
+    """The envelope of one page: ``count`` is the total over all pages; the description names
+    the ``ignored`` query parameters (``deps.IgnoredDep``)."""
     return PagedEnvelope[list[T]](
         data=[render(item) for item in page.items],
         count=page.total,
+        description=describe(None, ignored),
         page_info=PageInfo(
             has_previous_page=page.has_previous_page,
             has_next_page=page.has_next_page,
