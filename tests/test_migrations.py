@@ -52,3 +52,116 @@ def test_downgrade_to_empty_and_back(tmp_path: Any) -> None:
 def test_a_url_with_percent_signs_reaches_alembic_unchanged(url: str) -> None:
     """alembic keeps its options in a configparser, which treats "%" as interpolation."""
     assert alembic_config(url).get_main_option("sqlalchemy.url") == url
+
+
+def _machine_zone() -> str | None:
+    import os
+
+    from carebook.core.time import IANA_ZONES
+
+    for link in ("/etc/localtime", "/usr/share/zoneinfo/localtime"):
+        _, found, name = os.path.realpath(link).partition("zoneinfo/")
+        if found and name in IANA_ZONES:
+            return name
+    return None
+
+
+async def _store_zones(url: str, zones: dict[str, str]) -> None:
+    """One location, provider, patient and portal user with the given (legacy) ``tz``s."""
+    from carebook.db.database import Database
+    from carebook.db.tables import Institution, Location, Patient, PortalUser, Provider
+
+    db = Database(url)
+
+    async def work(session: Any) -> None:
+        institution = Institution(name="Old", subdomain="old")
+        session.add(institution)
+        await session.flush()
+        iid = institution.id
+        session.add_all(
+            [
+                Location(institution_id=iid, name="L", tz=zones["locations"]),
+                Provider(institution_id=iid, first_name="P", last_name="Q", tz=zones["providers"]),
+                Patient(
+                    institution_id=iid, first_name="A", last_name="B", bio={}, tz=zones["patients"]
+                ),
+                PortalUser(
+                    institution_id=iid,
+                    email="u@old.test",
+                    first_name="U",
+                    last_name="V",
+                    tz=zones["portal_users"],
+                ),
+            ]
+        )
+
+    try:
+        await db.write(work)
+    finally:
+        await db.dispose()
+
+
+async def _stored_zones(url: str) -> dict[str, str]:
+    from sqlalchemy import text
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return {
+                table: (await connection.execute(text(f"SELECT tz FROM {table}"))).scalar_one()
+                for table in ("locations", "providers", "patients", "portal_users")
+            }
+    finally:
+        await engine.dispose()
+
+
+async def test_legacy_zone_names_are_renamed_to_the_iana_zones_they_stood_for(
+    tmp_path: Any,
+) -> None:
+    # Before 0003 a zone could be any name the machine's zoneinfo directory loaded.
+    import asyncio
+
+    from alembic import command
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+    await asyncio.to_thread(command.upgrade, alembic_config(url), "0002")
+    legacy = {
+        "locations": "posixrules",
+        "providers": "right/Europe/Berlin",
+        "patients": "posix/Asia/Tokyo",
+        "portal_users": "localtime" if _machine_zone() else "America/Chicago",
+    }
+    await _store_zones(url, legacy)
+    await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+    assert await _stored_zones(url) == {
+        "locations": "America/New_York",
+        "providers": "Europe/Berlin",
+        "patients": "Asia/Tokyo",
+        "portal_users": _machine_zone() or "America/Chicago",
+    }
+
+
+async def test_a_stored_zone_that_is_no_zone_stops_the_migration_naming_it(
+    tmp_path: Any,
+) -> None:
+    import asyncio
+
+    from alembic import command
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+    await asyncio.to_thread(command.upgrade, alembic_config(url), "0002")
+    zones = {
+        "locations": "Mars/Base",
+        "providers": "UTC",
+        "patients": "right/Nowhere",
+        "portal_users": "Europe/Paris",
+    }
+    await _store_zones(url, zones)
+    with pytest.raises(RuntimeError) as stopped:
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+    assert str(stopped.value) == (
+        "stored zones that are not IANA zones: locations.tz = 'Mars/Base', "
+        "patients.tz = 'right/Nowhere'; set them to IANA zone names (for example "
+        "America/New_York), then migrate again"
+    )
+    assert await _stored_zones(url) == zones

@@ -59,7 +59,9 @@ class Conflict(DomainError):
 
 class Unavailable(DomainError):
     """The database cannot be reached or cannot take the work now (an outage, not a bug): the
-    request did nothing and may be sent again after ``retry_after`` seconds."""
+    request may be sent again after ``retry_after`` seconds. Almost always nothing was written;
+    if the connection was lost just as a write committed, the write stands (a booking sent
+    again then answers 409 naming it)."""
 
     def __init__(self, message: str, *, retry_after: int = 1) -> None:
         super().__init__(message)

@@ -88,7 +88,8 @@ MESSAGE: dict[str, Any] = {
         }
     }
 }
-# An outage (not a bug): the request did nothing and may be sent again.
+# An outage (not a bug): the request may be sent again (a booking that was stored just as the
+# connection was lost then answers 409, naming it).
 UNAVAILABLE: dict[str, Any] = {
     "description": "The database is unavailable: send the request again after Retry-After seconds.",
     "headers": {

@@ -97,8 +97,9 @@ _DESCRIPTIONS = {
     404: "No such record in this institution (or location).",
     409: "The request clashes with the current state (for example an overlapping booking).",
     500: "A bug; the envelope is still returned.",
-    503: "The database is unavailable (an outage, not a bug): nothing was done; send the request "
-    "again after `Retry-After` seconds.",
+    503: "The database is unavailable (an outage, not a bug): send the request again after "
+    "`Retry-After` seconds. Should the connection have been lost just as a booking was stored, "
+    "the retry answers 409 naming that booking.",
 }
 RETRY_AFTER = {
     "Retry-After": {
