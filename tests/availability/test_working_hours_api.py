@@ -434,3 +434,23 @@ async def test_closures_crud(api: Api) -> None:
     )
     assert again.status_code == 404
     assert date.fromisoformat(listed.json()["data"][0]["start_date"]).year == 2027
+
+
+async def test_a_deleted_appointment_type_is_gone_from_working_hours(api: Api) -> None:
+    clinic = await api.clinic()
+    response = await create(
+        api, clinic, wh_body(clinic, appointment_type_ids=[clinic.appointment_type_id])
+    )
+    assert response.status_code == 201, response.text
+    hour = response.json()["data"]
+    assert [t["id"] for t in hour["appointment_types"]] == [clinic.appointment_type_id]
+    type_path = f"/appointment_types/{clinic.appointment_type_id}?subdomain={clinic.subdomain}"
+    deleted = await api.client.delete(type_path, headers=clinic.auth)
+    assert deleted.status_code == 200, deleted.text
+    got = await api.client.get(
+        f"/working_hours/{hour['id']}?subdomain={clinic.subdomain}", headers=clinic.auth
+    )
+    assert got.status_code == 200, got.text
+    assert got.json()["data"] == {**hour, "appointment_types": []}
+    listed = await api.client.get(wh_url(clinic), headers=clinic.auth)
+    assert [h["appointment_types"] for h in listed.json()["data"]] == [[]]

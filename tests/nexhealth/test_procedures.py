@@ -183,6 +183,31 @@ async def test_create_procedure_refuses_bad_input(api: Api) -> None:
             400,
             ["procedure.fee.currency: must be an ISO 4217 code, like USD"],
         ),
+        # The whole text, ASCII only: a final newline ("$" matches before one) and other
+        # scripts' digits ("\\d" matches them) are refused; "USD\\n" was a 500 on PostgreSQL.
+        (
+            body(fee={"amount": "1", "currency": "USD\n"}),
+            400,
+            ["procedure.fee.currency: must be an ISO 4217 code, like USD"],
+        ),
+        (
+            body(fee={"amount": "62.00\n"}),
+            400,
+            ["procedure.fee.amount: must be an amount in whole units, like 62.00"],
+        ),
+        (
+            body(fee={"amount": "\u0661\u0662"}),
+            400,
+            ["procedure.fee.amount: must be an amount in whole units, like 62.00"],
+        ),
+        (
+            body(body_site={"tooth": ["3\x00"], "surface": "O\x00"}),
+            400,
+            [
+                "procedure.body_site.tooth.0: must not contain NUL characters",
+                "procedure.body_site.surface: must not contain NUL characters",
+            ],
+        ),
         (body(fee={"currency": "USD"}), 400, ["procedure.fee.amount: is required"]),
         (
             body(body_site={"tooth": "3"}),

@@ -157,7 +157,8 @@ async def create_appointment_type(
             values.emr_appt_descriptor_ids,
             institution_id=institution_id,
         )
-        return AppointmentTypeRecord(appointment_type, list(values.emr_appt_descriptor_ids))
+        # In id order, as every later read answers them.
+        return AppointmentTypeRecord(appointment_type, sorted(values.emr_appt_descriptor_ids))
 
     return await db.write(work)
 

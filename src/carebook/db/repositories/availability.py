@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     bindparam,
     delete,
+    false,
     or_,
     select,
     type_coerce,
@@ -230,6 +231,7 @@ async def types_of_working_hours(
         )
         .where(
             AppointmentType.institution_id == institution_id,
+            AppointmentType.deleted == false(),  # a deleted type is gone from the API
             WorkingHourAppointmentType.working_hour_id.in_(working_hour_ids),
         )
         .order_by(AppointmentType.id)

@@ -17,22 +17,25 @@ from carebook.api.nexhealth.schemas.common import (
     Str50,
     Str200,
     UtcInstant,
+    no_nul,
 )
 from carebook.core.clinic.procedures import ProcedureFields
 from carebook.db.tables import Procedure
 
-_AMOUNT = re.compile(r"^\d{1,10}(\.\d{1,2})?$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+# ASCII digits only, the whole string (``$`` would also match before a final newline, and
+# ``\d`` any script's digits).
+_AMOUNT = re.compile(r"[0-9]{1,10}(\.[0-9]{1,2})?")
+_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 def _amount(value: str) -> str:
-    if not _AMOUNT.match(value):
+    if not _AMOUNT.fullmatch(value):
         raise PydanticCustomError("amount", "must be an amount in whole units, like 62.00")
     return value
 
 
 def _currency(value: str) -> str:
-    if not _CURRENCY.match(value):
+    if not _CURRENCY.fullmatch(value):
         raise PydanticCustomError("currency", "must be an ISO 4217 code, like USD")
     return value
 
@@ -46,10 +49,12 @@ class FeeIn(RequestModel):
 
 
 class BodySiteIn(RequestModel):
-    tooth: list[Annotated[str, Field(max_length=10)]] | None = Field(
+    tooth: list[Annotated[str, Field(max_length=10), AfterValidator(no_nul)]] | None = Field(
         default=None, max_length=64, examples=[["3"]]
     )
-    surface: Annotated[str, Field(max_length=20)] | None = Field(default=None, examples=["MOD"])
+    surface: Annotated[str, Field(max_length=20), AfterValidator(no_nul)] | None = Field(
+        default=None, examples=["MOD"]
+    )
 
 
 class ProcedureIn(RequestModel):
