@@ -160,6 +160,18 @@ async def test_bad_institution_body_is_400_naming_fields(api: Api) -> None:
     )
     assert response.status_code == 400
     assert response.json()["error"][0].startswith("institution.subdomain:")
+    # The whole name: a final newline made a second tenant that prints like "acme".
+    for subdomain in ("acme\n", "acme\n\n", "\nacme"):
+        response = await api.client.post(
+            "/institutions",
+            headers=headers,
+            json={"institution": {"name": "X", "subdomain": subdomain}},
+        )
+        assert response.status_code == 400, subdomain
+        assert response.json()["error"] == [
+            "institution.subdomain: must be 1-63 lowercase letters, digits or hyphens, "
+            "not starting or ending with '-'"
+        ]
     response = await api.client.post(
         "/institutions",
         headers=headers,

@@ -23,7 +23,7 @@ from carebook.db.database import Database
 from carebook.db.repositories import tenancy as repo
 from carebook.db.tables import ApiKey, Institution
 
-SUBDOMAIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+SUBDOMAIN_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ async def resolve_tenant(db: Database, principal: Principal, subdomain: str | No
 
 
 def validate_subdomain(subdomain: str) -> list[FieldError]:
-    if not SUBDOMAIN_RE.match(subdomain):
+    if not SUBDOMAIN_RE.fullmatch(subdomain):
         return [
             FieldError(
                 "institution.subdomain",

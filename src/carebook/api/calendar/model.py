@@ -95,8 +95,8 @@ _GUID_TEXT = re.compile(
     r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 )
 _INTEGER_TEXT = re.compile(r"[+-]?\d{1,20}")
-_MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
-_FORM_REASON = re.compile(r"^reasons\[(\d{1,3})\](?:\.reasonid|\[reasonid\])$", re.IGNORECASE)
+_MS_DATE = re.compile(r"/Date\((-?\d+)([+-]\d{4})?\)/")
+_FORM_REASON = re.compile(r"reasons\[(\d{1,3})\](?:\.reasonid|\[reasonid\])", re.IGNORECASE)
 _NET_EMPTY_DATE = datetime(1, 1, 1)
 # Text codecs (by codecs.lookup's name) that are no character set: ``undefined`` refuses every
 # byte, ``punycode`` and ``idna`` encode domain names, the escapes are Python literals.
@@ -184,7 +184,7 @@ def _date(body: _Body, name: str, value: Any) -> datetime:
             )
         raise _bad_value(body, name, "date", value)
     text = value.strip()
-    ms = _MS_DATE.match(text)
+    ms = _MS_DATE.fullmatch(text)
     if ms:
         try:
             instant = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=int(ms.group(1)))
@@ -419,7 +419,7 @@ def _form_body(text: str) -> _Body:
         key = raw_key.strip()
         if key.lower().startswith("model."):
             key = key[len("model.") :]
-        match = _FORM_REASON.match(key)
+        match = _FORM_REASON.fullmatch(key)
         if match:
             reasons.setdefault(int(match.group(1)), value)
         else:

@@ -23,7 +23,7 @@ from carebook.core.time import day_bounds, local_datetime
 
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _DAY_INDEX = {name.lower(): index for index, name in enumerate(DAY_NAMES)}
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 
 RecurrenceUnit = Literal["day", "week", "month"]
 RECURRENCE_UNITS: tuple[RecurrenceUnit, ...] = ("day", "week", "month")
@@ -32,7 +32,7 @@ RECURRENCE_UNITS: tuple[RecurrenceUnit, ...] = ("day", "week", "month")
 @lru_cache(maxsize=1024)  # a clinic's hours use a handful of distinct times, read on every booking
 def parse_hhmm(text: str) -> time | None:
     """``"09:30"`` → 09:30; anything else (``"9:30"``, ``"24:00"``, ``"09:30:00"``) → None."""
-    match = _HHMM.match(text)
+    match = _HHMM.fullmatch(text)
     if match is None:
         return None
     return time(int(match.group(1)), int(match.group(2)))

@@ -14,7 +14,7 @@ from carebook.db.repositories.pagination import Page
 T = TypeVar("T")
 R = TypeVar("R")
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 
 def map_page(page: Page[T], render: Callable[[T], R]) -> Page[R]:
@@ -45,7 +45,7 @@ def optional_text(value: str | None) -> str | None:
 
 def check_email(errors: list[FieldError], field: str, value: str | None) -> str | None:
     value = optional_text(value)
-    if value is not None and not EMAIL_RE.match(value):
+    if value is not None and not EMAIL_RE.fullmatch(value):
         errors.append(FieldError(field, "is not a valid email address"))
     return value
 

@@ -100,13 +100,13 @@ def finite_json(value: dict[str, Any]) -> dict[str, Any]:
 JsonObject = Annotated[dict[str, Any], AfterValidator(finite_json)]
 """A free-form JSON object, kept as given (see :func:`finite_json`)."""
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _iso_date(value: object) -> object:
     # Bodies are validated in pydantic's python mode, where a strict ``date`` refuses strings.
     if isinstance(value, str):
-        if not _ISO_DATE.match(value):
+        if not _ISO_DATE.fullmatch(value):
             raise PydanticCustomError("date_format", "must be a date as YYYY-MM-DD")
         try:
             return date.fromisoformat(value)
