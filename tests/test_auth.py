@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from carebook.config import Settings
 from tests.support import Api
 
 pytestmark = pytest.mark.anyio
@@ -45,6 +46,25 @@ async def test_garbage_bearer_token_is_401(api: Api) -> None:
     response = await api.client.get("/institutions", headers={"Authorization": "Bearer x.y.z"})
     assert response.status_code == 401
     assert response.json()["error"] == ["the bearer token is not valid"]
+
+
+async def test_a_signed_token_with_an_infinite_expiry_is_401_not_500(
+    api: Api, settings: Settings
+) -> None:
+    # Only the signing key's holder can make one; still an answer, not a crash.
+    import jwt
+
+    secret = settings.secret_key or ""
+    for claims in (
+        {"sub": "admin", "adm": True, "exp": 1e400},
+        {"sub": "1", "ins": {"acme": 1e400}, "exp": 4102444800},
+    ):
+        token = jwt.encode(claims, secret, algorithm="HS256")
+        response = await api.client.get(
+            "/institutions", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 401, response.text
+        assert response.json()["error"] == ["the bearer token is not valid"]
 
 
 async def test_admin_creates_and_lists_institutions(api: Api) -> None:

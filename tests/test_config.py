@@ -82,3 +82,24 @@ def test_a_configured_key_too_short_to_sign_with_is_refused(tmp_path: Path) -> N
     # Empty is unset: a key is generated and kept under var/.
     generated = Settings(var_dir=tmp_path / "var", secret_key="").resolved_secret_key()
     assert (tmp_path / "var" / "secret_key").read_text() == generated
+
+
+def test_the_sqlite_file_lives_in_the_var_dir_unless_a_url_is_given(tmp_path: Path) -> None:
+    assert (
+        Settings(var_dir=tmp_path / "v").database_url == f"sqlite:///{tmp_path / 'v'}/carebook.db"
+    )
+    assert Settings().database_url == "sqlite:///var/carebook.db"  # ./var by default
+    given = Settings(var_dir=tmp_path, database_url="postgresql://db/carebook")
+    assert given.database_url == "postgresql://db/carebook"
+
+
+def test_token_life_pool_size_and_log_level_are_checked() -> None:
+    for fields in ({"token_ttl_seconds": 0}, {"token_ttl_seconds": 10**12}, {"pool_size": 0}):
+        with pytest.raises(ValidationError):
+            Settings(**fields)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError) as refused:
+        Settings(log_level="verbose")
+    assert refused.value.errors()[0]["msg"] == (
+        "Value error, must be one of critical, error, warning, info, debug, trace"
+    )
+    assert Settings(log_level=" WARNING ").log_level == "warning"

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from carebook.config import Settings
-from carebook.core.errors import DomainError
+from carebook.core.errors import DomainError, Unavailable
 
 
 def _migrate(settings: Settings) -> None:
@@ -27,7 +27,7 @@ def _demo(settings: Settings, host: str, port: int) -> None:
     print(summary.describe(host=host, port=port))
 
 
-def _keys_create(settings: Settings, subdomain: str, name: str | None) -> None:
+def _keys_create(settings: Settings, subdomains: list[str], name: str | None) -> None:
     from carebook.core.tenancy import create_api_key
     from carebook.db.database import Database
 
@@ -35,7 +35,7 @@ def _keys_create(settings: Settings, subdomain: str, name: str | None) -> None:
         db = Database(settings.async_database_url)
         try:
             return await db.write(
-                lambda session: create_api_key(session, subdomains=[subdomain], name=name)
+                lambda session: create_api_key(session, subdomains=subdomains, name=name)
             )
         finally:
             await db.dispose()
@@ -45,6 +45,8 @@ def _keys_create(settings: Settings, subdomain: str, name: str | None) -> None:
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
+
+    settings.resolved_secret_key()  # a damaged key file stops here, said plainly, not at start-up
 
     if settings.is_sqlite and workers > 1:
         print(
@@ -75,8 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--port", type=int, default=8000)
     keys = commands.add_parser("keys", help="API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
-    create = key_commands.add_parser("create", help="print a new API key for an institution")
-    create.add_argument("--subdomain", required=True)
+    create = key_commands.add_parser(
+        "create", help="print a new API key for one institution, or several (repeat --subdomain)"
+    )
+    create.add_argument("--subdomain", required=True, action="append", dest="subdomains")
     create.add_argument("--name", default=None)
 
     args = parser.parse_args(argv)
@@ -90,10 +94,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         _run(args, settings)
-    except DomainError as error:
-        print(f"carebook: {error.message}", file=sys.stderr)
+    except Exception as error:
+        said = _plain(error, settings)
+        if said is None:
+            raise
+        print(f"carebook: {said}", file=sys.stderr)
         return 2
     return 0
+
+
+def _plain(error: Exception, settings: Settings) -> str | None:
+    """What an ordinary mistake means, in one line (None: a bug, left to its traceback)."""
+    from carebook.db.database import is_outage
+
+    cause = error.__cause__ if isinstance(error, Unavailable) else error
+    if cause is not None and is_outage(cause):
+        return f"cannot use the database {settings.database_url}: {cause}"
+    if isinstance(error, DomainError):
+        return error.message
+    text = str(error)
+    if "no such table" in text or "UndefinedTable" in type(getattr(error, "orig", None)).__name__:
+        return "the database has no Carebook tables yet: run `carebook migrate` first"
+    if isinstance(error, OSError | ValueError):
+        return text
+    return None
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> None:
@@ -104,4 +128,4 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
     elif args.command == "demo":
         _demo(settings, args.host, args.port)
     elif args.command == "keys":
-        _keys_create(settings, args.subdomain, args.name)
+        _keys_create(settings, args.subdomains, args.name)

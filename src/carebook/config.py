@@ -9,12 +9,13 @@ import tempfile
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/carebook.db"
 # HS256 wants a key of at least 256 bits (RFC 7518, 3.2); a generated key has 64 characters.
 MIN_SECRET_KEY_LENGTH = 32
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
 
 
 def async_database_url(url: str) -> str:
@@ -33,13 +34,15 @@ def async_database_url(url: str) -> str:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CAREBOOK_", extra="ignore")
 
+    # Unset: the SQLite file ``carebook.db`` in ``var_dir`` (see ``_default_database_in_var``).
     database_url: str = DEFAULT_DATABASE_URL
     admin_api_key: str | None = None
     secret_key: str | None = None
     var_dir: Path = Path("./var")
-    token_ttl_seconds: int = 3600
+    # A bearer token's life: a minute to thirty days.
+    token_ttl_seconds: int = Field(default=3600, ge=60, le=30 * 24 * 3600)
     # Connections per process; PostgreSQL only (SQLite writes go through one connection).
-    pool_size: int = 10
+    pool_size: int = Field(default=10, ge=1)
     log_level: str = "info"
     # Serve the booking POSTs through the express lane (carebook.api.kit.express); off, every
     # request goes through FastAPI's routing. Same answers either way.
@@ -50,6 +53,21 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str) -> str:
         async_database_url(value)
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.strip().lower()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    @model_validator(mode="after")
+    def _default_database_in_var(self) -> Settings:
+        # The README's promise: var_dir is where the SQLite file lives, unless a URL is given.
+        if "database_url" not in self.model_fields_set:
+            self.database_url = f"sqlite:///{self.var_dir / 'carebook.db'}"
+        return self
 
     @field_validator("secret_key")
     @classmethod
@@ -81,12 +99,13 @@ class Settings(BaseSettings):
         path = self.var_dir / "secret_key"
         if not path.exists():
             self.var_dir.mkdir(parents=True, exist_ok=True)
-            _publish_secret_key(path, secrets.token_urlsafe(48))
+            publish_private_file(path, secrets.token_urlsafe(48))
         return _read_secret_key(path)
 
 
-def _publish_secret_key(path: Path, key: str) -> None:
-    """Create ``path`` holding ``key``, unless it exists already, in one step.
+def publish_private_file(path: Path, key: str) -> None:
+    """Create ``path`` holding ``key`` (a secret: the signing key, the demo API key), unless it
+    exists already, in one step.
 
     The key is written whole to a temporary file in the same directory, created with mode 0600,
     and that file is then linked to the name: ``os.link`` fails if the name exists, so of the

@@ -55,3 +55,27 @@ async def test_the_demo_curl_body_books(api: Api, settings: Settings) -> None:
     )
     assert response.status_code == 200, response.text
     assert response.json()["VisitMode"] == "Video"
+
+
+async def test_demo_runs_racing_each_other_load_one_demo_with_one_key(
+    api: Api, settings: Settings
+) -> None:
+    # On PostgreSQL each run used to see no demo yet and create it; all but one then failed
+    # on the unique subdomain. Each run here has a database connection of its own.
+    import asyncio
+
+    from sqlalchemy import func, select
+
+    from carebook.db.tables import ApiKey, Institution
+
+    summaries = await asyncio.gather(*(load_demo(settings) for _ in range(4)))
+    assert sorted(s.created for s in summaries) == [False, False, False, True]
+    assert {s.api_key for s in summaries} == {
+        (settings.var_dir / "demo_api_key").read_text().strip()
+    }
+    async with api.db.read() as session:
+        demos = await session.scalar(
+            select(func.count()).select_from(Institution).where(Institution.subdomain == "demo")
+        )
+        keys = await session.scalar(select(func.count()).select_from(ApiKey))
+    assert (demos, keys) == (1, 1)

@@ -90,7 +90,7 @@ def _verify(token: str, *, secret: str, now: float) -> tuple[Principal, int]:
             is_admin=bool(claims.get("adm", False)),
             institutions=tuple(sorted((str(k), int(v)) for k, v in claims.get("ins", {}).items())),
         )
-    except (jwt.PyJWTError, ValueError, TypeError, AttributeError) as error:
+    except (jwt.PyJWTError, ValueError, TypeError, AttributeError, OverflowError) as error:
         raise Unauthorized("the bearer token is not valid") from error
     if now >= expires:
         raise Unauthorized("the bearer token has expired; authenticate again")

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carebook.config import Settings
+from carebook.config import Settings, publish_private_file
 from carebook.core.auth import KEY_PREFIX, digest_key, new_api_key
 from carebook.core.time import local_datetime, utc_now, zone
 from carebook.db.database import Database
@@ -107,11 +107,11 @@ def _demo_key(var_dir: Path) -> str:
         key = path.read_text().strip()
         if key.startswith(KEY_PREFIX):
             return key
+        path.unlink(missing_ok=True)  # damaged: a new key replaces it
     var_dir.mkdir(parents=True, exist_ok=True)
-    key = new_api_key()
-    path.write_text(key + "\n")
-    path.chmod(0o600)
-    return key
+    # Private from its first byte, and whole: of demo runs racing here, one key wins for all.
+    publish_private_file(path, new_api_key() + "\n")
+    return path.read_text().strip()
 
 
 async def _ensure_key(session: AsyncSession, key: str, institution_id: int) -> None:
@@ -307,6 +307,8 @@ async def load_demo(settings: Settings) -> DemoSummary:
     key = _demo_key(settings.var_dir)
 
     async def work(session: AsyncSession) -> DemoSummary:
+        # Runs racing on PostgreSQL would each see no demo yet and each create it.
+        await tenancy_repo.serialize_setup(session, "carebook demo")
         institution = await tenancy_repo.institution_by_subdomain(session, DEMO_SUBDOMAIN)
         created = institution is None
         if institution is None:

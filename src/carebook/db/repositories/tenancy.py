@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carebook.db.repositories.pagination import Page, PageRequest, paginate
@@ -62,3 +62,13 @@ async def add_api_key(
         session.add(ApiKeyInstitution(api_key_id=key.id, institution_id=institution_id))
     await session.flush()
     return key
+
+
+async def serialize_setup(session: AsyncSession, name: str) -> None:
+    """Make concurrent transactions doing the check-then-create set-up ``name`` (the demo
+    clinic) take turns, until each commits: PostgreSQL, a transaction-scoped advisory lock;
+    SQLite, nothing (its write transactions take turns already)."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name}
+        )
