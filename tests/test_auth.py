@@ -42,6 +42,31 @@ async def test_missing_authorization_is_401(api: Api) -> None:
     assert response.json()["code"] is False
 
 
+async def test_without_a_valid_token_a_malformed_body_is_still_401(api: Api) -> None:
+    # FastAPI reads a JSON body before it authenticates; the caller hears about the token first.
+    acme = await api.clinic("acme")
+    cases = [
+        ("/institutions", {}),
+        ("/institutions", {"Authorization": "Bearer x.y.z"}),
+        (f"/appointments?subdomain=acme&location_id={acme.location_id}", {}),
+        ("/locations?subdomain=acme", {"Authorization": "Basic abc"}),
+    ]
+    for path, headers in cases:
+        response = await api.client.post(
+            path, content=b"{not json", headers={**headers, "Content-Type": "application/json"}
+        )
+        assert response.status_code == 401, (path, response.text)
+        assert response.json()["code"] is False
+    # With a valid token the body's fault is named.
+    response = await api.client.post(
+        "/locations?subdomain=acme",
+        content=b"{not json",
+        headers={**acme.auth, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == ["body: the body is not valid JSON"]
+
+
 async def test_garbage_bearer_token_is_401(api: Api) -> None:
     response = await api.client.get("/institutions", headers={"Authorization": "Bearer x.y.z"})
     assert response.status_code == 401

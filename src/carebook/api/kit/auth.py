@@ -6,6 +6,7 @@ import time
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 
 from carebook.api.kit.state import get_app_state
 from carebook.core.auth import Principal
@@ -34,3 +35,10 @@ async def current_principal(request: Request) -> Principal:
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def requires_principal(dependant: Dependant) -> bool:
+    """Whether a route (its dependency tree) authenticates the caller."""
+    return dependant.call is current_principal or any(
+        requires_principal(sub) for sub in dependant.dependencies
+    )

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from carebook.api.kit.auth import current_principal, requires_principal
 from carebook.core.errors import (
     Conflict,
     DomainError,
@@ -139,6 +140,15 @@ def install_handlers(app: FastAPI, dialects: Dialects) -> None:
 
     async def on_validation(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)
+        # FastAPI reads a JSON body before it authenticates: a caller without a valid token
+        # hears that first, as for any other body.
+        route = request.scope.get("route")
+        dependant = getattr(route, "dependant", None)
+        if dependant is not None and requires_principal(dependant):
+            try:
+                await current_principal(request)
+            except Unauthorized as refused:
+                return render_problem(request, problem_from_domain(refused))
         fields = field_errors_from_validation(error.errors())
         return render_problem(request, Problem(400, "the request is invalid", fields))
 
