@@ -55,15 +55,30 @@ def test_a_url_with_percent_signs_reaches_alembic_unchanged(url: str) -> None:
 
 
 def _machine_zone() -> str | None:
-    import os
+    """The migration's own reading of the machine's zone (what "localtime" stood for)."""
+    import importlib
 
-    from carebook.core.time import IANA_ZONES
+    zones = importlib.import_module("carebook.db.migrations.versions.2026-11-21_zones_tzdata_knows")
+    machine: str | None = zones._machine_zone()
+    return machine
 
-    for link in ("/etc/localtime", "/usr/share/zoneinfo/localtime"):
-        _, found, name = os.path.realpath(link).partition("zoneinfo/")
-        if found and name in IANA_ZONES:
-            return name
-    return None
+
+async def _at_0002_with_zones(url: str, zones: dict[str, str]) -> None:
+    """A database migrated to 0002 (before zones came from tzdata only) holding ``zones``."""
+    import asyncio
+
+    from alembic import command
+
+    await asyncio.to_thread(command.upgrade, alembic_config(url), "0002")
+    await _store_zones(url, zones)
+
+
+async def _upgrade_to_head(url: str) -> None:
+    import asyncio
+
+    from alembic import command
+
+    await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
 
 
 async def _store_zones(url: str, zones: dict[str, str]) -> None:
@@ -119,20 +134,15 @@ async def test_legacy_zone_names_are_renamed_to_the_iana_zones_they_stood_for(
     tmp_path: Any,
 ) -> None:
     # Before 0003 a zone could be any name the machine's zoneinfo directory loaded.
-    import asyncio
-
-    from alembic import command
-
     url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
-    await asyncio.to_thread(command.upgrade, alembic_config(url), "0002")
     legacy = {
         "locations": "posixrules",
         "providers": "right/Europe/Berlin",
         "patients": "posix/Asia/Tokyo",
         "portal_users": "localtime" if _machine_zone() else "America/Chicago",
     }
-    await _store_zones(url, legacy)
-    await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+    await _at_0002_with_zones(url, legacy)
+    await _upgrade_to_head(url)
     assert await _stored_zones(url) == {
         "locations": "America/New_York",
         "providers": "Europe/Berlin",
@@ -144,21 +154,16 @@ async def test_legacy_zone_names_are_renamed_to_the_iana_zones_they_stood_for(
 async def test_a_stored_zone_that_is_no_zone_stops_the_migration_naming_it(
     tmp_path: Any,
 ) -> None:
-    import asyncio
-
-    from alembic import command
-
     url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
-    await asyncio.to_thread(command.upgrade, alembic_config(url), "0002")
     zones = {
         "locations": "Mars/Base",
         "providers": "UTC",
         "patients": "right/Nowhere",
         "portal_users": "Europe/Paris",
     }
-    await _store_zones(url, zones)
+    await _at_0002_with_zones(url, zones)
     with pytest.raises(RuntimeError) as stopped:
-        await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+        await _upgrade_to_head(url)
     assert str(stopped.value) == (
         "stored zones that are not IANA zones: locations.tz = 'Mars/Base', "
         "patients.tz = 'right/Nowhere'; set them to IANA zone names (for example "

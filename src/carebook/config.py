@@ -111,7 +111,7 @@ def publish_private_file(path: Path, key: str) -> None:
     and that file is then linked to the name: ``os.link`` fails if the name exists, so of the
     workers racing on a first start exactly one wins, and the file has its name only once it
     is complete and private. A loser reads the winner's key."""
-    fd, temporary = tempfile.mkstemp(prefix=".secret_key-", dir=path.parent)  # mode 0600
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)  # mode 0600
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(key)

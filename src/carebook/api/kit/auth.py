@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 
+from carebook.api.kit.dependants import walk
 from carebook.api.kit.state import get_app_state
 from carebook.core.auth import Principal
 from carebook.core.errors import Unauthorized
@@ -39,6 +40,4 @@ PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 def requires_principal(dependant: Dependant) -> bool:
     """Whether a route (its dependency tree) authenticates the caller."""
-    return dependant.call is current_principal or any(
-        requires_principal(sub) for sub in dependant.dependencies
-    )
+    return any(current.call is current_principal for current in walk(dependant))

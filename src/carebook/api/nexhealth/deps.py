@@ -10,6 +10,7 @@ from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
 
 from carebook.api.kit.auth import PrincipalDep
+from carebook.api.kit.dependants import walk
 from carebook.api.kit.state import DatabaseDep
 from carebook.core.tenancy import Tenant, resolve_tenant
 
@@ -30,13 +31,7 @@ TenantDep = Annotated[Tenant, Depends(current_tenant)]
 def query_names(dependant: Dependant) -> frozenset[str]:
     """Every query parameter a route takes, its dependencies' included, as clients spell them
     (the alias where there is one: ``lids[]``)."""
-    names: set[str] = set()
-    pending = [dependant]
-    while pending:
-        current = pending.pop()
-        names.update(field.alias for field in current.query_params)
-        pending.extend(current.dependencies)
-    return frozenset(names)
+    return frozenset(field.alias for current in walk(dependant) for field in current.query_params)
 
 
 # Per endpoint function, not per route object: the app is built again for each test, and a
