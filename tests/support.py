@@ -27,7 +27,7 @@ from carebook.db.tables import (
     ProviderLocation,
 )
 
-ADMIN_KEY = "admin-test-key"
+ADMIN_KEY = "admin-test-key-long-enough-for-the-32-character-rule"
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -170,3 +171,152 @@ async def test_a_stored_zone_that_is_no_zone_stops_the_migration_naming_it(
         "America/New_York), then migrate again"
     )
     assert await _stored_zones(url) == zones
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def scratch_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """An empty database of its own (migrations run on it from scratch)."""
+    import asyncio
+    import uuid
+
+    from sqlalchemy import make_url
+
+    from tests.conftest import (
+        _create_postgres_database,
+        _drop_postgres_database,
+        _postgres_admin_url,
+    )
+
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+        return
+    request.getfixturevalue("postgres_url")  # skips, or fails, as every PostgreSQL test does
+    admin_url = _postgres_admin_url()
+    name = f"carebook_test_migration_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_create_postgres_database(admin_url, name))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_drop_postgres_database(admin_url, name))
+
+
+async def _fetch(url: str, sql: str) -> list[tuple[Any, ...]]:
+    from sqlalchemy import text
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return [tuple(row) for row in await connection.execute(text(sql))]
+    finally:
+        await engine.dispose()
+
+
+async def _execute(url: str, *statements: str) -> None:
+    from sqlalchemy import text
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            for statement in statements:
+                await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def _store_hours_and_closure(url: str) -> None:
+    """Working hour 7 (with appointment type link) and closure 5 ("Holidays") in a new clinic."""
+    from datetime import date
+
+    from carebook.db.database import Database
+    from carebook.db.tables import (
+        AppointmentType,
+        Institution,
+        Location,
+        LocationClosure,
+        Provider,
+        WorkingHour,
+        WorkingHourAppointmentType,
+    )
+
+    db = Database(url)
+
+    async def work(session: Any) -> None:
+        institution = Institution(name="Old", subdomain="old")
+        session.add(institution)
+        await session.flush()
+        iid = institution.id
+        location = Location(institution_id=iid, name="L", tz="UTC")
+        provider = Provider(institution_id=iid, first_name="P", last_name="Q")
+        kind = AppointmentType(institution_id=iid, name="T", minutes=30)
+        session.add_all([location, provider, kind])
+        await session.flush()
+        session.add_all(
+            [
+                WorkingHour(
+                    id=7,
+                    institution_id=iid,
+                    location_id=location.id,
+                    provider_id=provider.id,
+                    begin_time="09:00",
+                    end_time="17:00",
+                    specific_date=date(2027, 1, 4),
+                ),
+                LocationClosure(
+                    id=5,
+                    institution_id=iid,
+                    location_id=location.id,
+                    start_date=date(2026, 12, 24),
+                    end_date=date(2026, 12, 26),
+                    reason="Holidays",
+                ),
+            ]
+        )
+        await session.flush()
+        session.add(WorkingHourAppointmentType(working_hour_id=7, appointment_type_id=kind.id))
+
+    try:
+        await db.write(work)
+    finally:
+        await db.dispose()
+
+
+async def test_0004_keeps_every_row_and_link_and_stores_empty_json_as_null(
+    scratch_url: str,
+) -> None:
+    """Rows written before 0004 (a working hour with its appointment types, a closure, JSON
+    'null' texts) come through it whole; on SQLite the two tables no longer reuse ids."""
+    import asyncio
+
+    from alembic import command
+
+    url = scratch_url
+    await asyncio.to_thread(command.upgrade, alembic_config(url), "0003")
+    await _store_hours_and_closure(url)
+    # What the ORM wrote for None before 0004: the JSON text 'null'.
+    null = "'null'::json" if url.startswith("postgresql") else "'null'"
+    await _execute(url, f"UPDATE working_hours SET days = {null}")
+    await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+
+    assert await _fetch(url, "SELECT id, days IS NULL FROM working_hours") == [(7, True)]
+    assert await _fetch(url, "SELECT * FROM working_hour_appointment_types") == [(7, 1)]
+    assert await _fetch(url, "SELECT id, reason FROM location_closures") == [(5, "Holidays")]
+    if url.startswith("sqlite"):
+        # The last row deleted, the next one still gets a new id.
+        await _execute(
+            url,
+            "DELETE FROM location_closures WHERE id = 5",
+            "INSERT INTO location_closures (institution_id, location_id, start_date, end_date, "
+            "created_at, updated_at) VALUES (1, 1, '2027-01-01', '2027-01-01', "
+            "'2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000')",
+        )
+        assert await _fetch(url, "SELECT id FROM location_closures") == [(6,)]
+        schema = await _fetch(
+            url,
+            "SELECT name, sql FROM sqlite_master WHERE name IN ('working_hours', "
+            "'location_closures')",
+        )
+        assert all("PRIMARY KEY AUTOINCREMENT" in sql for _, sql in schema), schema
+    await asyncio.to_thread(command.downgrade, alembic_config(url), "0003")
+    assert await _fetch(url, "SELECT * FROM working_hour_appointment_types") == [(7, 1)]
+    await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+    assert await _fetch(url, "SELECT * FROM working_hour_appointment_types") == [(7, 1)]

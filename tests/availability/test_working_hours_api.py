@@ -454,3 +454,38 @@ async def test_a_deleted_appointment_type_is_gone_from_working_hours(api: Api) -
     assert got.json()["data"] == {**hour, "appointment_types": []}
     listed = await api.client.get(wh_url(clinic), headers=clinic.auth)
     assert [h["appointment_types"] for h in listed.json()["data"]] == [[]]
+
+
+async def test_a_deleted_hour_or_closure_id_is_never_handed_out_again(api: Api) -> None:
+    """The last row deleted, the next one created gets a new id: a DELETE sent again (HTTP
+    allows retrying it) stays a 404 instead of removing the new record."""
+    clinic = await api.clinic()
+    query = f"?subdomain={clinic.subdomain}"
+    closures = f"/locations/{clinic.location_id}/closures"
+    for path, body, collection in [
+        (closures, {"closure": {"start_date": "2027-07-04"}}, closures + query),
+        ("/working_hours", wh_body(clinic), wh_url(clinic)),
+    ]:
+        first = await api.client.post(collection, json=body, headers=clinic.auth)
+        assert first.status_code == 201, first.text
+        first_id = first.json()["data"]["id"]
+        gone = await api.client.delete(f"{path}/{first_id}{query}", headers=clinic.auth)
+        assert gone.status_code == 204, gone.text
+        second = await api.client.post(collection, json=body, headers=clinic.auth)
+        assert second.status_code == 201, second.text
+        assert second.json()["data"]["id"] > first_id
+        retried = await api.client.delete(f"{path}/{first_id}{query}", headers=clinic.auth)
+        assert retried.status_code == 404, retried.text
+        listed = await api.client.get(collection, headers=clinic.auth)
+        assert [row["id"] for row in listed.json()["data"]] == [second.json()["data"]["id"]]
+
+
+async def test_an_empty_json_column_is_sql_null(api: Api) -> None:
+    """Hours on a specific date have no days: stored as NULL (not the JSON text 'null'), as
+    the booking's driver path stores an empty JSON column."""
+    clinic = await api.clinic()
+    response = await create(api, clinic, wh_body(clinic, days=None, specific_date="2027-01-04"))
+    assert response.status_code == 201, response.text
+    async with api.db.read() as session:
+        stored = await session.execute(select(WorkingHour.id).where(WorkingHour.days.is_(None)))
+        assert stored.scalars().all() == [response.json()["data"]["id"]]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Dialect,
@@ -23,6 +24,11 @@ from sqlalchemy.types import DateTime, TypeEngine
 
 # SQLite only auto-increments an ``INTEGER PRIMARY KEY``; PostgreSQL gets a 64-bit identity.
 BigIntPK = BigInteger().with_variant(Integer, "sqlite")
+
+# A JSON column that may be empty: Python None is SQL NULL, never the JSON text 'null'. (With
+# SQLAlchemy's default the ORM wrote 'null' while the booking's driver path, which passes None
+# through, wrote NULL: the same "nothing" stored two ways, telling IS NULL apart.)
+NullableJSON = JSON(none_as_null=True)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from carebook.db.base import Base, GuidMixin, IdMixin, TimestampMixin, utcnow
 from carebook.db.tables.clinic import ForeignIdMixin, TenantMixin
-from carebook.db.types import BigIntPK, UTCDateTime
+from carebook.db.types import BigIntPK, NullableJSON, UTCDateTime
 
 # Names of the PostgreSQL exclusion constraints; the booking service maps them to the clash kind.
 EXCLUDE_OPERATORY = "ex_appointments_operatory_overlap"
@@ -97,7 +97,7 @@ class Appointment(IdMixin, GuidMixin, TenantMixin, ForeignIdMixin, TimestampMixi
     referrer: Mapped[str | None] = mapped_column(String(2000))
     sooner_if_possible: Mapped[bool] = mapped_column(Boolean, default=False)
     misc: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    booking_details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    booking_details: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
     # Which API booked it: "nexhealth" or "calendar".
     booked_via: Mapped[str] = mapped_column(String(20), default="nexhealth")
     # Calendar API fields, stored and returned as given.
@@ -108,7 +108,7 @@ class Appointment(IdMixin, GuidMixin, TenantMixin, ForeignIdMixin, TimestampMixi
     reason: Mapped[str | None] = mapped_column(String(250))
     paid_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     payment_method_id: Mapped[int | None] = mapped_column(Integer)
-    doc_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    doc_ids: Mapped[list[str] | None] = mapped_column(NullableJSON)
     is_custom_form_flow: Mapped[str | None] = mapped_column(String(50))
     referred_parent_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
     # The patient's alternative time: kept, never booked.
@@ -146,7 +146,7 @@ class Procedure(IdMixin, TenantMixin, ForeignIdMixin, TimestampMixin, Base):
     code: Mapped[str] = mapped_column(String(50))
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))
-    body_site: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    body_site: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
     fee_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     fee_currency: Mapped[str | None] = mapped_column(String(3))
     start_date: Mapped[date | None] = mapped_column(Date)

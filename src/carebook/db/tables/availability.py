@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carebook.db.base import Base, IdMixin, TimestampMixin
 from carebook.db.tables.clinic import TenantMixin
+from carebook.db.types import NullableJSON
+
+# Rows of these tables are deleted for real (DELETE answers 204), and SQLite hands a new row
+# the highest id in use plus one: without AUTOINCREMENT a deleted last row's id came back for the
+# next one, so a retried DELETE, or a stale link, reached a different record. PostgreSQL's
+# identity never goes back.
+SQLITE_NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
 
 
 class WorkingHour(IdMixin, TenantMixin, TimestampMixin, Base):
@@ -21,6 +28,7 @@ class WorkingHour(IdMixin, TenantMixin, TimestampMixin, Base):
     __tablename__ = "working_hours"
     __table_args__ = (
         Index("ix_working_hours_location_provider", "institution_id", "location_id", "provider_id"),
+        SQLITE_NEVER_REUSE_IDS,
     )
 
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
@@ -28,7 +36,7 @@ class WorkingHour(IdMixin, TenantMixin, TimestampMixin, Base):
     operatory_id: Mapped[int | None] = mapped_column(ForeignKey("operatories.id"))
     begin_time: Mapped[str] = mapped_column(String(5))
     end_time: Mapped[str] = mapped_column(String(5))
-    days: Mapped[list[str] | None] = mapped_column(JSON)
+    days: Mapped[list[str] | None] = mapped_column(NullableJSON)
     specific_date: Mapped[date | None] = mapped_column(Date)
     recurrence_num: Mapped[int | None] = mapped_column(Integer)
     recurrence_unit: Mapped[str | None] = mapped_column(String(10))
@@ -51,7 +59,10 @@ class LocationClosure(IdMixin, TenantMixin, TimestampMixin, Base):
     """A location closed for whole local days, ``start_date`` to ``end_date`` inclusive."""
 
     __tablename__ = "location_closures"
-    __table_args__ = (Index("ix_location_closures_location", "institution_id", "location_id"),)
+    __table_args__ = (
+        Index("ix_location_closures_location", "institution_id", "location_id"),
+        SQLITE_NEVER_REUSE_IDS,
+    )
 
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
     start_date: Mapped[date] = mapped_column(Date)

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carebook.db.base import Base, GuidMixin, IdMixin, TimestampMixin
-from carebook.db.types import UTCDateTime
+from carebook.db.types import NullableJSON, UTCDateTime
 
 
 class TenantMixin:
@@ -113,6 +113,8 @@ class Patient(IdMixin, GuidMixin, TenantMixin, ForeignIdMixin, TimestampMixin, B
     __table_args__ = (
         UniqueConstraint("institution_id", "id"),
         Index("ix_patients_institution_last_first", "institution_id", "last_name", "first_name"),
+        # A guardian's dependants (matched by every guardian booking, listed per portal user).
+        Index("ix_patients_institution_guarantor", "institution_id", "guarantor_id"),
     )
 
     location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
@@ -210,7 +212,7 @@ class AppointmentDescriptor(IdMixin, TenantMixin, ForeignIdMixin, TimestampMixin
     descriptor_type: Mapped[str] = mapped_column(String(50))
     name: Mapped[str] = mapped_column(String(200))
     code: Mapped[str | None] = mapped_column(String(50))
-    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    data: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
