@@ -249,3 +249,96 @@ def test_token_cache_checks_expiry_on_every_use() -> None:
         cache.principal(token, now=issued.timestamp() + 3601)
     with pytest.raises(Unauthorized):
         cache.principal(token[:-2] + "xx", now=within)
+
+
+async def test_a_revoked_keys_tokens_stop_working_within_the_recheck_time(
+    api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In this process after KEY_RECHECK_SECONDS, in a process that has not seen the key yet at
+    once; on every route, the booking express lanes included, each in its API's shape."""
+    import time
+
+    import httpx
+    from sqlalchemy import select
+
+    from carebook.app import create_app
+    from carebook.core.auth import digest_key
+    from carebook.core.tenancy import KEY_RECHECK_SECONDS, revoke_api_key
+    from carebook.db.tables import ApiKey
+
+    acme = await api.clinic("acme")
+    other = await api.clinic("other")  # its key stays live
+    requests: list[tuple[str, str, Any]] = [
+        ("GET", "/locations?subdomain=acme", None),
+        ("POST", f"/appointments?subdomain=acme&location_id={acme.location_id}", {"appt": {}}),
+        ("POST", "/api/Calendar/PatientAppointmentPost", {}),
+    ]
+
+    async def statuses(client: httpx.AsyncClient, clinic: Any) -> list[int]:
+        answers = [
+            await client.request(method, path, json=body, headers=clinic.auth)
+            for method, path, body in requests
+        ]
+        return [answer.status_code for answer in answers]
+
+    assert await statuses(api.client, acme) == [200, 400, 400]
+
+    async def revoke(session: Any) -> None:
+        found = await session.execute(
+            select(ApiKey.id).where(ApiKey.key_digest == digest_key(acme.api_key))
+        )
+        await revoke_api_key(session, found.scalar_one())
+
+    await api.db.write(revoke)
+    # This process saw the key live a moment ago: it trusts that for a few seconds more.
+    assert await statuses(api.client, acme) == [200, 400, 400]
+    # A process that has not seen the key refuses its tokens at once.
+    fresh = create_app(settings)
+    async with fresh.router.lifespan_context(fresh):
+        transport = httpx.ASGITransport(app=fresh)
+        async with httpx.AsyncClient(transport=transport, base_url="http://carebook.test") as c:
+            assert await statuses(c, acme) == [401, 401, 401]
+            assert await statuses(c, other) == [403, 403, 400]
+    later = time.time() + KEY_RECHECK_SECONDS + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    answers = [
+        await api.client.request(method, path, json=body, headers=acme.auth)
+        for method, path, body in requests
+    ]
+    message = "the API key this token was issued for has been revoked"
+    assert [a.status_code for a in answers] == [401, 401, 401]
+    assert answers[0].json() == {
+        "code": False,
+        "description": message,
+        "error": [message],
+        "data": None,
+        "count": None,
+    }
+    assert answers[1].json() == answers[0].json()
+    assert answers[2].json() == {"Message": message}
+    revoked = await api.client.post("/authenticates", headers={"Authorization": acme.api_key})
+    assert revoked.status_code == 401
+    assert await statuses(api.client, other) == [403, 403, 400]
+
+
+async def test_an_admin_token_dies_with_the_admin_key_it_was_issued_for(
+    api: Api, settings: Settings
+) -> None:
+    import httpx
+
+    from carebook.app import create_app
+    from tests.support import ADMIN_KEY
+
+    token = await api.token(ADMIN_KEY)
+    auth = {"Authorization": f"Bearer {token}"}
+    assert (await api.client.get("/institutions", headers=auth)).status_code == 200
+    for admin_key in ["another-admin-key-that-is-long-enough-to-use", None]:
+        rotated = create_app(settings.model_copy(update={"admin_api_key": admin_key}))
+        async with rotated.router.lifespan_context(rotated):
+            transport = httpx.ASGITransport(app=rotated)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                refused = await client.get("/institutions", headers=auth)
+        assert refused.status_code == 401, admin_key
+        assert refused.json()["description"] == (
+            "the admin API key this token was issued for has been replaced"
+        )

@@ -34,6 +34,13 @@ def keys_match(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
+def admin_key_mark(admin_key: str | None) -> str | None:
+    """What an admin token carries of the admin key it was issued for (a short digest, never
+    the key): a token of a replaced admin key, or one issued while there was an admin key when
+    there is none now, no longer verifies. Rotating the key revokes its tokens at once."""
+    return None if not admin_key else digest_key("admin-token:" + admin_key)[:16]
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: the platform admin, or a key scoped to some institutions."""
@@ -58,23 +65,39 @@ class Principal:
             raise Forbidden(f"you don't have access to institution '{subdomain}'")
 
 
-def issue_token(principal: Principal, *, secret: str, now: datetime, ttl: timedelta) -> str:
-    claims = {
+def issue_token(
+    principal: Principal,
+    *,
+    secret: str,
+    now: datetime,
+    ttl: timedelta,
+    admin_key: str | None = None,
+) -> str:
+    """A signed token for ``principal``; an admin's names ``admin_key`` (its mark)."""
+    claims: dict[str, object] = {
         "sub": str(principal.key_id) if principal.key_id is not None else "admin",
         "adm": principal.is_admin,
         "ins": dict(principal.institutions),
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
     }
+    if principal.is_admin:
+        claims["akm"] = admin_key_mark(admin_key)
     return jwt.encode(claims, secret, algorithm=TOKEN_ALGORITHM)
 
 
-def read_token(token: str, *, secret: str, now: float | None = None) -> Principal:
-    """The principal a token names; raises ``Unauthorized`` if it is forged or expired."""
-    return _verify(token, secret=secret, now=time.time() if now is None else now)[0]
+def read_token(
+    token: str, *, secret: str, now: float | None = None, admin_key: str | None = None
+) -> Principal:
+    """The principal a token names; raises ``Unauthorized`` if it is forged or expired, or an
+    admin token of another admin key than ``admin_key``."""
+    when = time.time() if now is None else now
+    return _verify(token, secret=secret, now=when, admin_mark=admin_key_mark(admin_key))[0]
 
 
-def _verify(token: str, *, secret: str, now: float) -> tuple[Principal, int]:
+def _verify(
+    token: str, *, secret: str, now: float, admin_mark: str | None
+) -> tuple[Principal, int]:
     try:
         # Expiry is checked below against the caller's clock, so cache and check agree.
         claims = jwt.decode(
@@ -94,6 +117,8 @@ def _verify(token: str, *, secret: str, now: float) -> tuple[Principal, int]:
         raise Unauthorized("the bearer token is not valid") from error
     if now >= expires:
         raise Unauthorized("the bearer token has expired; authenticate again")
+    if principal.is_admin and (admin_mark is None or claims.get("akm") != admin_mark):
+        raise Unauthorized("the admin API key this token was issued for has been replaced")
     return principal, expires
 
 
@@ -105,8 +130,11 @@ class TokenCache:
     checked on every use, and the cache is bounded (oldest entries go first).
     """
 
-    def __init__(self, *, secret: str, max_entries: int = 10_000) -> None:
+    def __init__(
+        self, *, secret: str, admin_key: str | None = None, max_entries: int = 10_000
+    ) -> None:
         self._secret = secret
+        self._admin_mark = admin_key_mark(admin_key)
         self._max_entries = max_entries
         self._verified: dict[str, tuple[Principal, int]] = {}
 
@@ -117,7 +145,9 @@ class TokenCache:
             if now < expires:
                 return principal
             del self._verified[token]
-        principal, expires = _verify(token, secret=self._secret, now=now)
+        principal, expires = _verify(
+            token, secret=self._secret, now=now, admin_mark=self._admin_mark
+        )
         if len(self._verified) >= self._max_entries:
             self._verified.pop(next(iter(self._verified)))
         self._verified[token] = (principal, expires)

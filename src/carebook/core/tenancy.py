@@ -52,7 +52,50 @@ async def authenticate(
             raise Unauthorized("the API key is not valid")
         key, institutions = found
         principal = Principal(key_id=key.id, is_admin=False, institutions=tuple(institutions))
-    return issue_token(principal, secret=secret, now=utc_now(), ttl=ttl)
+    return issue_token(principal, secret=secret, now=utc_now(), ttl=ttl, admin_key=admin_key)
+
+
+# How long this process trusts that an API key it has seen is not revoked: a revoked key's
+# tokens stop working within this many seconds, in every process, at the cost of one indexed
+# read per key and process this often.
+KEY_RECHECK_SECONDS = 10.0
+
+
+class LiveKeys:
+    """Refuses the tokens of revoked API keys. A token carries what its key reached when it was
+    issued, so verifying its signature says nothing about the key since: this re-reads each
+    key's state at most every :data:`KEY_RECHECK_SECONDS` (admin tokens are tied to the admin
+    key by ``auth.admin_key_mark`` instead)."""
+
+    def __init__(self, db: Database, *, recheck_seconds: float = KEY_RECHECK_SECONDS) -> None:
+        self._db = db
+        self._recheck_seconds = recheck_seconds
+        self._live_until: dict[int, float] = {}  # key id -> until when it is known live
+
+    async def ensure_live(self, principal: Principal, *, now: float) -> None:
+        key_id = principal.key_id
+        if key_id is None:
+            return
+        until = self._live_until.get(key_id)
+        if until is not None and now < until:
+            return
+        async with self._db.read() as session:
+            live = await repo.api_key_is_live(session, key_id)
+        if not live:
+            self._live_until.pop(key_id, None)
+            raise Unauthorized("the API key this token was issued for has been revoked")
+        if len(self._live_until) >= 10_000:  # bounded: forget the oldest
+            self._live_until.pop(next(iter(self._live_until)))
+        self._live_until[key_id] = now + self._recheck_seconds
+
+
+async def revoke_api_key(session: AsyncSession, key_id: int) -> None:
+    """Revoke key ``key_id``: it no longer authenticates, and its tokens stop working within
+    :data:`KEY_RECHECK_SECONDS`."""
+    key = await session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound("API key", key_id)
+    key.revoked = True
 
 
 async def resolve_tenant(db: Database, principal: Principal, subdomain: str | None) -> Tenant:

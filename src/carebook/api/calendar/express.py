@@ -26,7 +26,7 @@ async def prepare(request: ExpressRequest) -> Run | None:
         return None
     authorization = request.headers.get(b"authorization")
     state = request.state
-    principal = state.tokens.principal(
+    principal = await state.principal(
         token_of(authorization.decode("latin-1") if authorization else None), now=time.time()
     )
     given = parse_model(content_type.decode("latin-1"), request.body)

@@ -32,7 +32,7 @@ def token_of(header: str | None) -> str:
 
 async def current_principal(request: Request) -> Principal:
     # ``async``: FastAPI runs plain ``def`` dependencies on a thread pool, a thread hop per call.
-    return get_app_state(request).tokens.principal(bearer_token(request), now=time.time())
+    return await get_app_state(request).principal(bearer_token(request), now=time.time())
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

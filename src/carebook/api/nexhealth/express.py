@@ -50,7 +50,7 @@ async def prepare(request: ExpressRequest) -> Run | None:
         return None
     authorization = request.headers.get(b"authorization")
     state = request.state
-    principal = state.tokens.principal(
+    principal = await state.principal(
         token_of(authorization.decode("latin-1") if authorization else None), now=time.time()
     )
     tenant = await resolve_tenant(state.db, principal, subdomain)

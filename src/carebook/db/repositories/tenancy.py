@@ -53,6 +53,15 @@ async def api_key_by_digest(
     return key, [(subdomain, institution_id) for subdomain, institution_id in rows.tuples()]
 
 
+async def api_key_is_live(session: AsyncSession, key_id: int) -> bool:
+    """Whether API key ``key_id`` exists and is not revoked (keys are platform-wide, not a
+    tenant's: there is no institution to filter on)."""
+    revoked = (
+        await session.execute(select(ApiKey.revoked).where(ApiKey.id == key_id))
+    ).scalar_one_or_none()
+    return revoked is False
+
+
 async def add_api_key(
     session: AsyncSession, key: ApiKey, *, institution_ids: Sequence[int]
 ) -> ApiKey:
