@@ -1,5 +1,10 @@
 # Two commands matter: `make run` and `make test`. Everything installs into .venv.
 PYTHON ?= python3
+# Where `make run` serves, and what the commands it prints call: make run PORT=8001. HOST is
+# taken from the command line only (make run HOST=0.0.0.0), never from the environment, where
+# some shells (tcsh) keep the machine's name under that name.
+HOST = 127.0.0.1
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
@@ -24,8 +29,8 @@ install-dev: $(STAMP_DEV)
 
 run: $(STAMP_RUN)
 	$(BIN)/carebook migrate
-	$(BIN)/carebook demo
-	$(BIN)/carebook serve --host 127.0.0.1 --port 8000
+	$(BIN)/carebook demo --host $(HOST) --port $(PORT)
+	$(BIN)/carebook serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff format --check src tests bench

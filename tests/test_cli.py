@@ -1,13 +1,22 @@
-"""The ``carebook`` command: migrate, demo (idempotent), keys create."""
+"""The ``carebook`` command: migrate, demo (idempotent), keys create, serve's checks, and the
+promise that an ordinary mistake is one line and status 2."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from carebook.cli import main
+from carebook.cli import BROKEN_PIPE_STATUS, main, shown_url
 
 
 def test_migrate_demo_and_keys(
@@ -81,8 +90,6 @@ def test_ordinary_mistakes_are_one_line_not_a_traceback(
 def test_a_key_for_several_institutions(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import asyncio
-
     from sqlalchemy import select
 
     from carebook.config import Settings
@@ -110,7 +117,8 @@ def test_a_key_for_several_institutions(
 
     asyncio.run(add_institutions())
     capsys.readouterr()
-    assert main(["keys", "create", "--subdomain", "north", "--subdomain", "south"]) == 0
+    arguments = ["--subdomain", "north", "--subdomain", "south", "--name", "front desk"]
+    assert main(["keys", "create", *arguments]) == 0
     key = capsys.readouterr().out.strip()
 
     async def reached() -> list[str]:
@@ -129,3 +137,368 @@ def test_a_key_for_several_institutions(
             await db.dispose()
 
     assert asyncio.run(reached()) == ["north", "south"]
+
+    async def named() -> str | None:
+        db = Database(settings.async_database_url)
+        try:
+            async with db.read() as session:
+                query = select(ApiKey.name).where(ApiKey.key_digest == digest_key(key))
+                name: str | None = (await session.execute(query)).scalar_one()
+                return name
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(named()) == "front desk"
+
+
+# --- serve: the checks before uvicorn starts -------------------------------------------------
+
+
+@pytest.fixture
+def uvicorn_runs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Each ``uvicorn.run`` that ``carebook serve`` reaches, recorded instead of serving."""
+    import uvicorn
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append(options))
+    return calls
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    from carebook.db.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def test_serve_refuses_a_database_not_migrated_to_the_head(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    uvicorn_runs: list[dict[str, Any]],
+) -> None:
+    import sqlite3
+
+    from carebook.db.migrate import upgrade
+
+    database = tmp_path / "var" / "carebook.db"
+    monkeypatch.setenv("CAREBOOK_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("CAREBOOK_DATABASE_URL", raising=False)
+    port = str(_free_port())
+    not_migrated = (
+        "carebook: the database has no Carebook tables yet: run `carebook migrate` first\n"
+    )
+    # No database at all: refused, and no empty file is left behind to look like one.
+    assert main(["serve", "--port", port]) == 2
+    assert capsys.readouterr().err == not_migrated
+    assert not database.exists()
+    # An empty file (what connecting to a new SQLite path makes).
+    database.touch()
+    assert main(["serve", "--port", port]) == 2
+    assert capsys.readouterr().err == not_migrated
+    # An older revision: the schema this Carebook expects is not all there.
+    database.unlink()
+    asyncio.run(upgrade(f"sqlite+aiosqlite:///{database}", "0002"))
+    assert main(["serve", "--port", port]) == 2
+    assert capsys.readouterr().err == (
+        f"carebook: the database is at migration 0002 and this Carebook needs {_head_revision()}: "
+        "run `carebook migrate` first\n"
+    )
+    # A revision this Carebook has never heard of (a newer Carebook migrated it).
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'f00d'")
+    assert main(["serve", "--port", port]) == 2
+    assert capsys.readouterr().err == (
+        "carebook: the database is at migration f00d, which this Carebook does not know "
+        f"(it needs {_head_revision()}): was it migrated by a newer Carebook?\n"
+    )
+    assert uvicorn_runs == []
+    # Migrated: serve goes on to uvicorn.
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0002'")
+    assert main(["migrate"]) == 0
+    assert main(["serve", "--port", port, "--workers", "2"]) == 0
+    assert [(c["host"], c["port"], c["workers"]) for c in uvicorn_runs] == [
+        ("127.0.0.1", int(port), 2)
+    ]
+    assert capsys.readouterr().err == (
+        "note: SQLite serialises writes; more workers add little. Use PostgreSQL to scale.\n"
+    )
+
+
+def test_serve_checks_the_revision_on_either_database(
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    uvicorn_runs: list[dict[str, Any]],
+) -> None:
+    """The session's databases are migrated to the head: serve starts on each."""
+    monkeypatch.setenv("CAREBOOK_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("CAREBOOK_DATABASE_URL", database_url)
+    assert main(["serve", "--port", str(_free_port())]) == 0
+    assert len(uvicorn_runs) == 1
+    assert capsys.readouterr().err == ""
+
+
+def test_serve_on_an_unreachable_database_is_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    uvicorn_runs: list[dict[str, Any]],
+) -> None:
+    monkeypatch.setenv("CAREBOOK_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("CAREBOOK_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/carebook")
+    assert main(["serve", "--port", str(_free_port())]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("carebook: cannot use the database postgresql://postgres@127.0.0.1:1/")
+    assert err.count("\n") == 1
+    assert uvicorn_runs == []
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (["serve", "--port", "99999"], "argument --port: a port is 1 to 65535, not 99999"),
+        (["serve", "--port", "65536"], "argument --port: a port is 1 to 65535, not 65536"),
+        (["serve", "--port", "0"], "argument --port: a port is 1 to 65535, not 0"),
+        (["serve", "--port", "http"], "argument --port: not a port number: 'http'"),
+        (["serve", "--workers", "0"], "argument --workers: at least 1 worker, not 0"),
+        (["serve", "--workers", "-1"], "argument --workers: at least 1 worker, not -1"),
+        (["serve", "--workers", "two"], "argument --workers: not a number of workers: 'two'"),
+        (["demo", "--port", "99999"], "argument --port: a port is 1 to 65535, not 99999"),
+        (["serve", "--bogus"], "unrecognized arguments: --bogus"),
+        ([], "the following arguments are required: command"),
+    ],
+)
+def test_bad_arguments_are_one_line_and_status_2(
+    arguments: list[str],
+    said: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    uvicorn_runs: list[dict[str, Any]],
+) -> None:
+    monkeypatch.setenv("CAREBOOK_VAR_DIR", str(tmp_path / "var"))
+    assert main(arguments) == 2
+    assert capsys.readouterr() == ("", f"carebook: {said}\n")
+    assert uvicorn_runs == []
+    assert not (tmp_path / "var").exists()
+
+
+def test_the_edge_ports_are_taken() -> None:
+    from carebook.cli import _parser
+
+    for port in ("1", "65535"):
+        assert _parser().parse_args(["serve", "--port", port]).port == int(port)
+    assert _parser().parse_args(["serve", "--workers", "1"]).workers == 1
+
+
+def test_serve_says_when_it_cannot_listen(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    uvicorn_runs: list[dict[str, Any]],
+) -> None:
+    monkeypatch.setenv("CAREBOOK_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("CAREBOOK_DATABASE_URL", raising=False)
+    assert main(["migrate"]) == 0
+    capsys.readouterr()
+    # A port another process listens on.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 2
+        assert capsys.readouterr().err == (
+            f"carebook: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+        )
+    # A host that does not resolve (the .invalid domain never does: RFC 2606); the resolver's
+    # words vary ("Name or service not known", "Temporary failure in name resolution").
+    assert main(["serve", "--host", "nohost.invalid", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"carebook: cannot listen on nohost.invalid:{port}: "), err
+    assert err.count("\n") == 1
+    # An address that is not this machine's.
+    assert main(["serve", "--host", "192.0.2.1", "--port", str(port)]) == 2  # TEST-NET-1
+    assert capsys.readouterr().err == (
+        f"carebook: cannot listen on 192.0.2.1:{port}: Cannot assign requested address\n"
+    )
+    assert uvicorn_runs == []
+    # Free again: serve goes on.
+    assert main(["serve", "--port", str(port)]) == 0
+    assert len(uvicorn_runs) == 1
+
+
+def test_serve_serves(tmp_path: Path) -> None:
+    """The real thing: `carebook serve` on a migrated database answers HTTP, then stops."""
+    environment = {
+        **os.environ,
+        "CAREBOOK_VAR_DIR": str(tmp_path / "var"),
+        "CAREBOOK_LOG_LEVEL": "warning",
+    }
+    environment.pop("CAREBOOK_DATABASE_URL", None)
+    command = [sys.executable, "-m", "carebook.cli"]
+    subprocess.run([*command, "migrate"], env=environment, check=True, capture_output=True)
+    port = _free_port()
+    server = subprocess.Popen(
+        [*command, "serve", "--port", str(port)],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, server.communicate()
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the server did not answer in 30 s"
+                time.sleep(0.1)
+        assert answer.status_code == 200
+        assert answer.json()["info"]["title"] == "Carebook"
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+
+
+# --- output: a reader that goes away, passwords -----------------------------------------------
+
+
+def test_a_reader_that_goes_away_is_not_a_database_problem(tmp_path: Path) -> None:
+    """`carebook demo | head -2`: the rest of the output has no reader; stop quietly."""
+    environment = {**os.environ, "CAREBOOK_VAR_DIR": str(tmp_path / "var")}
+    environment.pop("CAREBOOK_DATABASE_URL", None)
+    command = [sys.executable, "-m", "carebook.cli"]
+    subprocess.run([*command, "migrate"], env=environment, check=True, capture_output=True)
+    for arguments in (["demo"], ["migrate"]):
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # the reader has gone before the first byte: every write fails
+        try:
+            done = subprocess.run(
+                [*command, *arguments],
+                env=environment,
+                stdout=write_end,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        finally:
+            os.close(write_end)
+        assert (done.returncode, done.stderr) == (BROKEN_PIPE_STATUS, ""), arguments
+
+
+def test_the_database_password_is_never_printed(
+    postgres_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    monkeypatch.setenv("CAREBOOK_VAR_DIR", str(tmp_path / "var"))
+    # The test server trusts local connections, so the password is carried but not needed.
+    url = make_url(postgres_url).set(drivername="postgresql", password="s3cretPW")
+    monkeypatch.setenv("CAREBOOK_DATABASE_URL", url.render_as_string(hide_password=False))
+    assert main(["migrate"]) == 0
+    assert capsys.readouterr().out == (f"migrated {url.render_as_string(hide_password=True)}\n")
+    assert "postgresql://postgres:***@" in url.render_as_string(hide_password=True)
+    # ... nor when the database cannot be reached.
+    monkeypatch.setenv(
+        "CAREBOOK_DATABASE_URL", "postgresql://postgres:s3cretPW@127.0.0.1:1/carebook"
+    )
+    for arguments in (["migrate"], ["keys", "create", "--subdomain", "demo"]):
+        assert main(arguments) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(
+            "carebook: cannot use the database postgresql://postgres:***@127.0.0.1:1/carebook: "
+        ), err
+        assert "s3cretPW" not in err
+
+
+def test_shown_url_hides_only_a_password() -> None:
+    assert shown_url("sqlite:///./var/carebook.db") == "sqlite:///./var/carebook.db"
+    socket_url = "postgresql://postgres@/carebook?host=/var/run/postgresql"
+    assert shown_url(socket_url) == socket_url  # as written: nothing to hide
+    assert shown_url("postgresql://u:p%40ss@db/cb") == "postgresql://u:***@db/cb"
+
+
+# --- what the CLI creates is private -----------------------------------------------------------
+
+
+def test_the_var_dir_and_the_sqlite_file_are_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    var = tmp_path / "deep" / "var"
+    monkeypatch.setenv("CAREBOOK_VAR_DIR", str(var))
+    monkeypatch.delenv("CAREBOOK_DATABASE_URL", raising=False)
+    assert main(["migrate"]) == 0
+    assert main(["demo"]) == 0
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in [var, *var.iterdir()]}
+    # SQLite's -wal and -shm files, while they exist, take the database file's mode.
+    private_files = {"carebook.db", "demo_api_key", "carebook.db-wal", "carebook.db-shm"}
+    expected = {"var": 0o700} | {name: 0o600 for name in private_files if name in modes}
+    assert modes == expected
+    assert {"carebook.db", "demo_api_key"} <= set(modes)
+    # A SQLite file named by URL, in a directory Carebook makes, is private too.
+    elsewhere = tmp_path / "data" / "clinic.db"
+    monkeypatch.setenv("CAREBOOK_DATABASE_URL", f"sqlite:///{elsewhere}")
+    assert main(["migrate"]) == 0
+    assert stat.S_IMODE(elsewhere.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o600
+    # What exists already keeps the mode its owner gave it.
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    (shared / "clinic.db").touch(mode=0o640)
+    (shared / "clinic.db").chmod(0o640)
+    monkeypatch.setenv("CAREBOOK_VAR_DIR", str(shared))
+    monkeypatch.setenv("CAREBOOK_DATABASE_URL", f"sqlite:///{shared / 'clinic.db'}")
+    assert main(["migrate"]) == 0
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755
+    assert stat.S_IMODE((shared / "clinic.db").stat().st_mode) == 0o640
+
+
+def test_a_short_admin_key_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CAREBOOK_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("CAREBOOK_ADMIN_API_KEY", "admin")
+    assert main(["serve"]) == 2
+    assert capsys.readouterr().err == (
+        "carebook: CAREBOOK_ADMIN_API_KEY: must be at least 32 characters "
+        "(generate one with: openssl rand -base64 48)\n"
+    )
+
+
+def test_an_outage_is_one_line_from_the_command_itself(tmp_path: Path) -> None:
+    """Not also the database layer's logged warning (Python prints it when nothing is set up
+    for logging, as in a CLI process; pytest's own handlers would hide it in-process)."""
+    environment = {
+        **os.environ,
+        "CAREBOOK_VAR_DIR": str(tmp_path / "var"),
+        "CAREBOOK_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/carebook",
+    }
+    for arguments in (["demo"], ["keys", "create", "--subdomain", "demo"], ["migrate"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "carebook.cli", *arguments],
+            env=environment,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 2, arguments
+        assert done.stderr.startswith(
+            "carebook: cannot use the database postgresql://postgres@127.0.0.1:1/carebook: "
+        ), (arguments, done.stderr)
+        assert done.stderr.count("\n") == 1, (arguments, done.stderr)

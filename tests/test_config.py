@@ -1,9 +1,12 @@
-"""The token-signing key generated into var/: one key for every worker, whole from the start."""
+"""Settings: the token-signing key generated into var/ (one key for every worker, whole from the
+start), the checks on each setting, and the log level reaching Carebook's own loggers."""
 
 from __future__ import annotations
 
+import logging
 import stat
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -42,6 +45,7 @@ def test_workers_starting_at_once_share_one_whole_private_key(tmp_path: Path) ->
         path = var_dir / "secret_key"
         assert path.read_text() == key
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(var_dir.stat().st_mode) == 0o700  # made by Carebook: private
         assert [p.name for p in var_dir.iterdir()] == ["secret_key"]  # no temporary files left
         # A later start reads the same key.
         assert _settings(var_dir).resolved_secret_key() == key
@@ -103,3 +107,53 @@ def test_token_life_pool_size_and_log_level_are_checked() -> None:
         "Value error, must be one of critical, error, warning, info, debug, trace"
     )
     assert Settings(log_level=" WARNING ").log_level == "warning"
+
+
+def test_an_admin_key_too_short_to_resist_guessing_is_refused(tmp_path: Path) -> None:
+    for short in ("admin", "k" * (MIN_SECRET_KEY_LENGTH - 1), " " * 40 + "k"):
+        with pytest.raises(ValidationError) as refused:
+            Settings(var_dir=tmp_path, admin_api_key=short)
+        assert [(e["loc"], e["msg"]) for e in refused.value.errors()] == [
+            (
+                ("admin_api_key",),
+                f"Value error, must be at least {MIN_SECRET_KEY_LENGTH} characters "
+                "(generate one with: openssl rand -base64 48)",
+            )
+        ]
+    assert Settings(admin_api_key="a" * MIN_SECRET_KEY_LENGTH).admin_api_key == "a" * 32
+    assert Settings(admin_api_key=" " + "a" * 40 + "\n").admin_api_key == "a" * 40
+    assert Settings(admin_api_key="").admin_api_key is None  # empty: no admin key
+
+
+@pytest.fixture
+def carebook_logger() -> Iterator[None]:
+    """Carebook's root logger's level, put back after the test."""
+    logger = logging.getLogger("carebook")
+    level = logger.level
+    yield
+    logger.setLevel(level)
+
+
+@pytest.mark.parametrize(
+    ("setting", "level"),
+    [
+        ("critical", logging.CRITICAL),
+        ("error", logging.ERROR),
+        ("warning", logging.WARNING),
+        ("info", logging.INFO),
+        ("debug", logging.DEBUG),
+        ("trace", logging.DEBUG),  # uvicorn's level below debug; logging's lowest is DEBUG
+    ],
+)
+@pytest.mark.usefixtures("carebook_logger")
+def test_carebooks_own_loggers_follow_the_log_level(
+    setting: str, level: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from carebook.app import app_from_environment
+
+    monkeypatch.setenv("CAREBOOK_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("CAREBOOK_DATABASE_URL", raising=False)
+    monkeypatch.setenv("CAREBOOK_LOG_LEVEL", setting)
+    app_from_environment()
+    for name in ("carebook.db", "carebook.api"):  # the loggers Carebook writes to
+        assert logging.getLogger(name).getEffectiveLevel() == level, name

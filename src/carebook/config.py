@@ -69,11 +69,12 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{self.var_dir / 'carebook.db'}"
         return self
 
-    @field_validator("secret_key")
+    @field_validator("secret_key", "admin_api_key")
     @classmethod
-    def _long_enough_to_sign_with(cls, value: str | None) -> str | None:
-        # Empty means unset (a key is generated); a short one would sign weak tokens, so it is
-        # refused at start-up rather than used, as a short key file is.
+    def _long_enough(cls, value: str | None) -> str | None:
+        # Empty means unset (a signing key is generated; no admin key is accepted). A short
+        # signing key would sign weak tokens, and a short admin key (it reaches every
+        # institution) could be guessed, so either is refused at start-up rather than used.
         if value and len(value.strip()) < MIN_SECRET_KEY_LENGTH:
             raise ValueError(
                 f"must be at least {MIN_SECRET_KEY_LENGTH} characters "
@@ -98,9 +99,16 @@ class Settings(BaseSettings):
             return self.secret_key
         path = self.var_dir / "secret_key"
         if not path.exists():
-            self.var_dir.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.var_dir)
             publish_private_file(path, secrets.token_urlsafe(48))
         return _read_secret_key(path)
+
+
+def make_private_dir(path: Path) -> None:
+    """Make the directory ``path`` (and its parents) unless it exists; the directory itself is
+    made mode 0700, as it holds keys and, by default, the SQLite file with patient data. One
+    that exists is left as it is: its mode is the operator's choice."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def publish_private_file(path: Path, key: str) -> None:

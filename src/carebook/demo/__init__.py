@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carebook.config import Settings, publish_private_file
+from carebook.config import Settings, make_private_dir, publish_private_file
 from carebook.core.auth import KEY_PREFIX, digest_key, new_api_key
 from carebook.core.time import local_datetime, utc_now, zone
 from carebook.db.database import Database
@@ -38,6 +38,14 @@ from carebook.demo.availability import seed_availability
 from carebook.demo.telehealth import seed_telehealth
 
 DEMO_SUBDOMAIN = "demo"
+# The demo's times, New York wall clock on weekdays. The printed bookings and the README's
+# walk-through all book provider 1 with patient 1, so each has an hour of its own: pasting any of
+# them after any other never meets a 409, and none meets the seeded appointments (10:00) or
+# provider 1's lunch block (12:00-13:00). The walk-through books next Monday at
+# README_WALK_THROUGH_AT (tests/calendar/test_demo.py holds the README to it).
+SEEDED_AT, LUNCH_AT = time(10, 0), time(12, 0)
+PRINTED_BOOKING_AT, PRINTED_CALENDAR_AT = time(14, 0), time(15, 0)
+README_WALK_THROUGH_AT = time(16, 0)
 
 
 @dataclass
@@ -51,30 +59,31 @@ class DemoSummary:
     created: bool
     telehealth: dict[str, str] = field(default_factory=dict)
 
+    def booking_body(self) -> dict[str, Any]:
+        """The ``POST /appointments`` body ``describe`` prints: the next weekday at 14:00."""
+        start = _next_weekday_at(zone("America/New_York"), PRINTED_BOOKING_AT)
+        return {
+            "appt": {
+                "patient_id": self.patient_id,
+                "provider_id": self.provider_id,
+                "start_time": start.isoformat(),
+                "appointment_type_id": self.appointment_type_id,
+            }
+        }
+
     def describe(self, *, host: str = "127.0.0.1", port: int = 8000) -> str:
         base = f"http://{host}:{port}"
-        start = _next_weekday_at(zone("America/New_York"), time(14, 0))
-        book = json.dumps(
-            {
-                "appt": {
-                    "patient_id": self.patient_id,
-                    "provider_id": self.provider_id,
-                    "start_time": start.isoformat(),
-                    "appointment_type_id": self.appointment_type_id,
-                }
-            }
-        )
         lines = [
             "Demo institution 'demo' " + ("loaded." if self.created else "already present."),
             f"Demo API key: {self.api_key}",
             "",
-            "Try it:",
+            "Try it (the times below are fixed now: run `carebook demo` again for current ones):",
             f"  TOKEN=$(curl -s -X POST {base}/authenticates -H 'Authorization: {self.api_key}' "
             '| python3 -c \'import json,sys; print(json.load(sys.stdin)["data"]["token"])\')',
             f"  curl -s -X POST '{base}/appointments?subdomain={DEMO_SUBDOMAIN}"
             f"&location_id={self.location_id}&notify_patient=false' \\",
             "    -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\",
-            f"    -d '{book}'",
+            f"    -d '{json.dumps(self.booking_body())}'",
         ]
         if self.telehealth:
             lines += [
@@ -87,7 +96,8 @@ class DemoSummary:
         return "\n".join(lines)
 
     def telehealth_body(self) -> dict[str, Any]:
-        start = _next_weekday_at(zone("America/New_York"), time(15, 0))
+        """The Calendar body ``describe`` prints: the next weekday at 15:00."""
+        start = _next_weekday_at(zone("America/New_York"), PRINTED_CALENDAR_AT)
         body: dict[str, Any] = dict(self.telehealth)
         body["AppointmentOn"] = start.astimezone(zone("America/New_York")).isoformat()
         body.setdefault("Reason", "Follow-up on blood pressure")
@@ -108,7 +118,7 @@ def _demo_key(var_dir: Path) -> str:
         if key.startswith(KEY_PREFIX):
             return key
         path.unlink(missing_ok=True)  # damaged: a new key replaces it
-    var_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(var_dir)
     # Private from its first byte, and whole: of demo runs racing here, one key wins for all.
     publish_private_file(path, new_api_key() + "\n")
     return path.read_text().strip()
@@ -275,7 +285,7 @@ async def _seed_appointments(session: AsyncSession, institution_id: int) -> None
     for offset, (provider_id, patient_id) in enumerate(
         zip(provider_ids, patient_ids, strict=False)
     ):
-        start = _next_weekday_at(tz, time(10, 0), skip_days=2 + offset)
+        start = _next_weekday_at(tz, SEEDED_AT, skip_days=2 + offset)
         session.add(
             Appointment(
                 institution_id=institution_id,
@@ -287,7 +297,7 @@ async def _seed_appointments(session: AsyncSession, institution_id: int) -> None
                 note="Demo appointment",
             )
         )
-    lunch = _next_weekday_at(tz, time(12, 0), skip_days=2)
+    lunch = _next_weekday_at(tz, LUNCH_AT, skip_days=2)
     session.add(
         Appointment(
             institution_id=institution_id,
