@@ -10,13 +10,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from carebook import __version__
 from carebook.api import calendar, nexhealth
 from carebook.api.calendar import express as calendar_express
-from carebook.api.kit import express
-from carebook.api.kit.problems import Dialects, answered, install_handlers
+from carebook.api.calendar import routes as calendar_routes
+from carebook.api.kit import body_limit, express
+from carebook.api.kit.problems import Dialects, Problem, answered, install_handlers
 from carebook.api.kit.state import AppState
 from carebook.api.nexhealth import envelope
 from carebook.api.nexhealth import express as nexhealth_express
@@ -40,20 +42,35 @@ class CarebookApp(FastAPI):
     express_router: express.ExpressRouter | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":  # bodies are limited before anything reads one
+            declared = body_limit.declared_length(scope)
+            if declared is None:
+                receive = body_limit.limited(receive)
+            elif declared > body_limit.MAX_BODY_BYTES:
+                await self._too_large(scope, receive, send)
+                return
         router = self.express_router
         prepare = router.match(scope) if router is not None else None
         if prepare is None:
             await self._fastapi(scope, receive, send)
             return
-        await express.serve(
-            prepare,
-            state=getattr(self.state, "carebook", None),
-            dialects=self.state.dialects,
-            scope=scope,
-            receive=receive,
-            send=send,
-            fallback=self._fastapi,
-        )
+        try:
+            await express.serve(
+                prepare,
+                state=getattr(self.state, "carebook", None),
+                dialects=self.state.dialects,
+                scope=scope,
+                receive=receive,
+                send=send,
+                fallback=self._fastapi,
+            )
+        except body_limit.BodyTooLarge:  # the lane's own read passed the limit; nothing sent
+            await self._too_large(scope, receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        problem = Problem(413, body_limit.TOO_LARGE_MESSAGE)
+        dialects: Dialects = self.state.dialects
+        await dialects.render(Request(scope), problem)(scope, receive, send)
 
     async def _fastapi(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -86,13 +103,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # A NexHealth path with a trailing slash is no route (404 in the envelope), not a 307 to
+        # a URL built from the client's Host header; the Calendar API's routes take the slash
+        # themselves, as ASP.NET does (``calendar.routes.AspNetRoute``).
+        redirect_slashes=False,
     )
     dialects = Dialects(default=envelope.render)
     dialects.register(calendar.PREFIX, calendar.render)
     install_handlers(app, dialects)
     app.include_router(nexhealth.build_router())
     app.include_router(calendar.build_router())
-    app.openapi = _without_422(app.openapi)  # type: ignore[method-assign]
+    app.openapi = _with_413(_without_422(app.openapi))  # type: ignore[method-assign]
     if settings.express:
         app.express_router = express.ExpressRouter([nexhealth_express.LANE, calendar_express.LANE])
     return app
@@ -117,7 +138,46 @@ def _without_422(build: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, 
     return openapi
 
 
+_TOO_LARGE = (
+    f"The request body is larger than {body_limit.MAX_BODY_BYTES} bytes (answered before "
+    "the body is read or the credentials are checked)."
+)
+
+
+def _with_413(build: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """Every operation may answer 413 (``api/kit/body_limit``: the app checks every request's
+    body before any route sees it): documented on each, in its API's error shape."""
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        nexhealth_error = {
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}
+            }
+        }
+        for path, path_item in schema.get("paths", {}).items():
+            shape = calendar_routes.MESSAGE if path.startswith(calendar.PREFIX) else nexhealth_error
+            for operation in path_item.values():
+                if isinstance(operation, dict) and "responses" in operation:
+                    responses = operation["responses"]
+                    if "413" not in responses:
+                        responses["413"] = {"description": _TOO_LARGE, **shape}
+                        operation["responses"] = dict(
+                            sorted(responses.items(), key=lambda item: item[0])
+                        )
+        return schema
+
+    return openapi
+
+
 def app_from_environment() -> FastAPI:
     """Factory for ``uvicorn --factory`` (each worker process builds its own app)."""
-    logging.basicConfig(level=logging.INFO)
-    return create_app(Settings())
+    settings = Settings()
+    # CAREBOOK_LOG_LEVEL is uvicorn's level for its loggers; Carebook's own follow it too
+    # (uvicorn's "trace", below DEBUG, is DEBUG to the logging module). Other libraries' loggers
+    # stay at INFO or above, so "debug" shows Carebook's detail, not every dependency's.
+    named = settings.log_level.upper()
+    level = logging.DEBUG if named == "TRACE" else logging.getLevelNamesMapping()[named]
+    logging.basicConfig(level=max(level, logging.INFO))
+    logging.getLogger("carebook").setLevel(level)
+    return create_app(settings)

@@ -266,7 +266,11 @@ def _make_engine(url: str, *, pool_size: int, immediate: bool) -> AsyncEngine:
             raise ValueError("Carebook needs a SQLite file, not an in-memory database")
         Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=0, async_creator=inline_creator(database)
+            url,
+            pool_size=pool_size,
+            max_overflow=0,
+            async_creator=inline_creator(database),
+            hide_parameters=True,  # never patient data in an error's text: see below
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         begin_sql = "BEGIN IMMEDIATE" if immediate else "BEGIN"
@@ -277,7 +281,13 @@ def _make_engine(url: str, *, pool_size: int, immediate: bool) -> AsyncEngine:
 
         return engine
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        # A database error's text (logged with a 500, or with an outage's warning) names its
+        # statement but never its parameters: patients' names, dates of birth, SSNs.
+        hide_parameters=True,
     )
 
 

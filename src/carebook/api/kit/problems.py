@@ -88,11 +88,17 @@ def problem_from_domain(error: DomainError) -> Problem:
     return Problem(400, error.message)
 
 
+def _printable(text: str) -> str:
+    """``text`` with any lone surrogate escaped (``\\ud800``): client text named in an answer
+    (a field's name is a key of the body) must be text every JSON encoder writes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _loc_to_field(loc: Sequence[Any]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     if not parts and loc:
-        return str(loc[0])
-    return ".".join(parts)
+        return _printable(str(loc[0]))
+    return _printable(".".join(parts))
 
 
 def _validation_message(error: dict[str, Any]) -> str:
@@ -103,7 +109,10 @@ def _validation_message(error: dict[str, Any]) -> str:
         return "the body is not valid JSON"
     if kind == "extra_forbidden":
         return "is not a known field"
-    message = str(error.get("msg", "is invalid"))
+    if kind == "string_unicode" and isinstance(error.get("input"), str):
+        # pydantic's ``str`` refuses text with a lone surrogate (JSON's "\\ud800")
+        return "must not contain unpaired surrogates"
+    message = _printable(str(error.get("msg", "is invalid")))
     return message[:1].lower() + message[1:]
 
 

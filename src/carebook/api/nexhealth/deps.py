@@ -8,10 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
+from pydantic import AfterValidator
 
 from carebook.api.kit.auth import PrincipalDep
 from carebook.api.kit.dependants import walk
 from carebook.api.kit.state import DatabaseDep
+from carebook.api.nexhealth.schemas.common import no_nul
 from carebook.core.tenancy import Tenant, resolve_tenant
 
 
@@ -19,7 +21,9 @@ async def current_tenant(
     principal: PrincipalDep,
     db: DatabaseDep,
     subdomain: Annotated[
-        str, Query(description="The institution the request acts in.", min_length=1)
+        str,
+        Query(description="The institution the request acts in.", min_length=1),
+        AfterValidator(no_nul),  # looked up as given: PostgreSQL's text refuses NUL
     ],
 ) -> Tenant:
     return await resolve_tenant(db, principal, subdomain)

@@ -1,17 +1,26 @@
 from __future__ import annotations
 
-from datetime import datetime
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carebook.api.kit.auth import PrincipalDep
 from carebook.api.kit.state import DatabaseDep
 from carebook.api.nexhealth.deps import IgnoredDep
 from carebook.api.nexhealth.envelope import Envelope, PagedEnvelope, error_responses, ok
-from carebook.api.nexhealth.schemas.common import MAX_ID, PageDep, paged
+from carebook.api.nexhealth.schemas.common import (
+    MAX_ID,
+    PageDep,
+    RequestModel,
+    Str40,
+    UtcInstant,
+    no_nul,
+    paged,
+)
 from carebook.core import tenancy
 from carebook.core.errors import Forbidden, NotFound
 from carebook.db.repositories import tenancy as repo
@@ -29,8 +38,8 @@ class InstitutionOut(BaseModel):
     subdomain: str
     phone_number: str | None
     country_code: str
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcInstant
+    updated_at: UtcInstant
 
     @classmethod
     def of(cls, institution: Institution) -> InstitutionOut:
@@ -46,13 +55,24 @@ class InstitutionOut(BaseModel):
         )
 
 
-class InstitutionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+_COUNTRY_CODE = re.compile(r"[A-Z]{2}")  # ASCII only, the whole text
 
-    name: str = Field(min_length=1, max_length=200)
-    subdomain: str = Field(min_length=1, max_length=63)
-    phone_number: str | None = Field(default=None, max_length=40)
-    country_code: str = Field(default="US", min_length=2, max_length=2)
+
+def _country_code(value: str) -> str:
+    if not _COUNTRY_CODE.fullmatch(value):
+        raise PydanticCustomError("country_code", "must be two capital letters")
+    return value
+
+
+class InstitutionIn(RequestModel):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(no_nul)]
+    subdomain: Annotated[
+        str, StringConstraints(min_length=1, max_length=63), AfterValidator(no_nul)
+    ]
+    phone_number: Str40 | None = None
+    country_code: Annotated[str, AfterValidator(_country_code)] = Field(
+        default="US", description="ISO 3166 two-letter code, in capitals."
+    )
 
 
 class InstitutionCreate(BaseModel):

@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from carebook.api.nexhealth.schemas.common import Email, Id, Str100, finite_json, no_nul
+from carebook.api.nexhealth.schemas.common import Email, Id, Str100, no_nul, storable_json
 from carebook.api.nexhealth.schemas.descriptors import DescriptorOut, descriptor_out
 from carebook.api.nexhealth.schemas.patients import (
     AppointmentPatientOut,
@@ -38,13 +38,11 @@ class DependantBioIn(BaseModel):
     date_of_birth: date
     gender: str | None = Field(default=None, pattern="^(Male|Female|Other)$")
 
-    @model_validator(mode="after")
-    def _extras_are_json(self) -> DependantBioIn:
-        finite_json(dict(self.model_extra or {}))
-        for value in (self.model_extra or {}).values():
-            if isinstance(value, str):
-                no_nul(value)
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        # The whole bio as parsed, the kept keys and values at any depth with it.
+        return storable_json(data)
 
 
 class DependantIn(BaseModel):

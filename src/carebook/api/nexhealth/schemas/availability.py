@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from datetime import date, datetime, tzinfo
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from carebook.api.nexhealth.schemas.common import Id, IsoDate, Str200, UtcInstant
+from carebook.api.nexhealth.schemas.common import Id, IsoDate, Str200, UtcInstant, no_nul
 from carebook.core.availability.hours import (
     MAX_RECURRENCE_NUM,
     RecurrenceInput,
@@ -18,8 +18,8 @@ from carebook.core.availability.hours import (
 from carebook.core.availability.slots import Slot
 from carebook.db.tables import LocationClosure
 
-HHMM = Annotated[str, Field(max_length=5, examples=["09:00"])]
-DayName = Annotated[str, Field(max_length=10, examples=["Monday"])]
+HHMM = Annotated[str, Field(max_length=5, examples=["09:00"]), AfterValidator(no_nul)]
+DayName = Annotated[str, Field(max_length=10, examples=["Monday"]), AfterValidator(no_nul)]
 
 # --- working hours in ---------------------------------------------------------------------------
 
@@ -28,7 +28,9 @@ class CustomRecurrenceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     num: int = Field(description=f"Every `num` units, from 1 to {MAX_RECURRENCE_NUM}.")
-    unit: str = Field(description="day, week or month", examples=["week"])
+    unit: Annotated[str, AfterValidator(no_nul)] = Field(
+        description="day, week or month", examples=["week"]
+    )
     ref: IsoDate = Field(description="The first date (YYYY-MM-DD); counting starts here.")
 
 

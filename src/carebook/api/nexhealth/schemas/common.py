@@ -71,34 +71,75 @@ down, so a value that passed validation could be written and then never be answe
 Python's stack holds about 1000 recursive calls, SQLite's JSON functions stop at 1000 levels."""
 
 
-def _finite(value: object) -> bool:
-    # Recursive, but only ever run on a value at most MAX_JSON_DEPTH levels deep.
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(_finite(item) for item in value.values())
-    if isinstance(value, list):
-        return all(_finite(item) for item in value)
-    return True
+def text_error(text: str) -> PydanticCustomError | None:
+    """Why ``text`` (a value or a key) cannot be stored and answered, if it cannot: a NUL
+    (PostgreSQL's text refuses it) or a lone surrogate (no UTF-8 encoder writes one; Python's
+    JSON parser reads ``"\\ud800"`` as one)."""
+    if "\x00" in text:
+        return PydanticCustomError("nul_character", "must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return PydanticCustomError("string_unicode", "must not contain unpaired surrogates")
+    return None
 
 
-def finite_json(value: dict[str, Any]) -> dict[str, Any]:
-    """Free-form JSON that can be stored and answered: at most :data:`MAX_JSON_DEPTH` levels
-    deep (measured without recursion, whatever the depth), and no NaN or Infinity (Python's JSON
-    parser reads them; JSON and PostgreSQL do not)."""
+def storable_text(value: str) -> str:
+    """``value``, if it holds neither a NUL nor a lone surrogate (see :func:`text_error`); for
+    text that reaches no ``str`` field (pydantic's own ``str`` refuses lone surrogates)."""
+    error = text_error(value)
+    if error is not None:
+        raise error
+    return value
+
+
+def _json_error(value: object) -> PydanticCustomError | None:
+    """The first thing in ``value`` (any depth: keys, strings, numbers) that cannot be stored
+    and answered again. Walked with a stack, not recursively."""
+    pending: list[object] = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            error = text_error(item)
+            if error is not None:
+                return error
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return PydanticCustomError("json_number", "must not contain NaN or Infinity")
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                pending.append(inner)
+                pending.append(key)
+        elif isinstance(item, list):
+            pending.extend(item)
+    return None
+
+
+def storable_json(value: object) -> object:
+    """A free-form JSON object that can be stored and answered: at most :data:`MAX_JSON_DEPTH`
+    levels deep (measured without recursion, whatever the depth); no NaN or Infinity (Python's
+    JSON parser reads them; JSON and PostgreSQL do not); no NUL and no lone surrogate in any
+    string or key, at any depth.
+
+    Runs on the value as parsed (a before-validator): pydantic's ``dict[str, ...]`` turns a lone
+    surrogate in a key into U+FFFD characters, and a check after it would see none. Anything
+    but an object is left to the field's type, which refuses it."""
+    if not isinstance(value, dict):
+        return value
     if nests_deeper_than(value, MAX_JSON_DEPTH):
         raise PydanticCustomError(
             "json_depth",
             "must not nest objects and arrays more than {max_depth} levels deep",
             {"max_depth": MAX_JSON_DEPTH},
         )
-    if not _finite(value):
-        raise PydanticCustomError("json_number", "must not contain NaN or Infinity")
+    error = _json_error(value)
+    if error is not None:
+        raise error
     return value
 
 
-JsonObject = Annotated[dict[str, Any], AfterValidator(finite_json)]
-"""A free-form JSON object, kept as given (see :func:`finite_json`)."""
+JsonObject = Annotated[dict[str, Any], BeforeValidator(storable_json)]
+"""A free-form JSON object, kept as given (see :func:`storable_json`)."""
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 

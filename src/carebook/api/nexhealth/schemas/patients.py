@@ -18,6 +18,7 @@ from carebook.api.nexhealth.schemas.common import (
     Str100,
     Str200,
     UtcInstant,
+    storable_text,
 )
 from carebook.api.nexhealth.schemas.providers import full_name
 from carebook.core.clinic.patients import NewPatient
@@ -29,8 +30,11 @@ def _measure(value: object) -> object:
         raise PydanticCustomError("measure", "must be a number or a string")
     if isinstance(value, float) and not math.isfinite(value):
         raise PydanticCustomError("measure", "must be a finite number")
-    if isinstance(value, str) and (len(value) > 40 or "\x00" in value):
-        raise PydanticCustomError("measure", "must be at most 40 characters, without NULs")
+    if isinstance(value, str):
+        if len(value) > 40:
+            raise PydanticCustomError("measure", "must be at most 40 characters, without NULs")
+        # Kept in the patient's free-form bio, where no ``str`` field checks the text.
+        storable_text(value)
     return value
 
 
