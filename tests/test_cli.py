@@ -502,3 +502,64 @@ def test_an_outage_is_one_line_from_the_command_itself(tmp_path: Path) -> None:
             "carebook: cannot use the database postgresql://postgres@127.0.0.1:1/carebook: "
         ), (arguments, done.stderr)
         assert done.stderr.count("\n") == 1, (arguments, done.stderr)
+
+
+def test_keys_list_and_revoke(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key is revoked by its id or by itself; it then no longer authenticates. Listing shows
+    ids, prefixes and states, never a key."""
+    from carebook.app import create_app
+    from carebook.config import Settings
+
+    monkeypatch.setenv("CAREBOOK_DATABASE_URL", f"sqlite:///{tmp_path / 'var' / 'c.db'}")
+    monkeypatch.setenv("CAREBOOK_VAR_DIR", str(tmp_path / "var"))
+    assert main(["migrate"]) == 0
+    assert main(["demo"]) == 0
+    demo_key = next(
+        line.removeprefix("Demo API key: ")
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("Demo API key: ")
+    )
+    assert main(["keys", "create", "--subdomain", "demo", "--name", "front desk"]) == 0
+    second_key = capsys.readouterr().out.strip()
+
+    assert main(["keys", "list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0] == "id\tprefix\tstate\tcreated\tsubdomains\tname"
+    rows = [line.split("\t") for line in listed[1:]]
+    assert [(r[0], r[1], r[2], r[4], r[5]) for r in rows] == [
+        ("1", f"{demo_key[:8]}…", "live", "demo", rows[0][5]),
+        ("2", f"{second_key[:8]}…", "live", "demo", "front desk"),
+    ]
+    assert demo_key not in "\n".join(listed)
+    assert second_key not in "\n".join(listed)
+
+    assert main(["keys", "revoke", "2"]) == 0
+    said = capsys.readouterr().out
+    assert said == (
+        f"revoked 2\t{second_key[:8]}…: it no longer authenticates, and the tokens it was "
+        "traded for stop working within 10 seconds\n"
+    )
+    assert main(["keys", "revoke", demo_key]) == 0
+    assert capsys.readouterr().out.startswith(f"revoked 1\t{demo_key[:8]}…")
+    assert main(["keys", "revoke", "2"]) == 0  # again: nothing changes
+    capsys.readouterr()
+    assert main(["keys", "revoke", "99"]) == 2
+    assert capsys.readouterr().err == "carebook: API key 99 not found\n"
+    assert main(["keys", "revoke", "cbk_not-a-key"]) == 2
+    assert capsys.readouterr().err == "carebook: API key cbk_not-… not found\n"
+    assert main(["keys", "list"]) == 0
+    states = [line.split("\t")[2] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert states == ["revoked", "revoked"]
+
+    async def authenticate(key: str) -> int:
+        app = create_app(Settings())
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                answer = await client.post("/authenticates", headers={"Authorization": key})
+                return answer.status_code
+
+    assert asyncio.run(authenticate(second_key)) == 401
+    assert asyncio.run(authenticate(demo_key)) == 401

@@ -1,4 +1,4 @@
-"""The ``carebook`` command: serve, migrate, demo, keys create."""
+"""The ``carebook`` command: serve, migrate, demo, keys create/list/revoke."""
 
 from __future__ import annotations
 
@@ -137,6 +137,56 @@ def _keys_create(settings: Settings, subdomains: list[str], name: str | None) ->
     _say(asyncio.run(run()))
 
 
+def _keys_list(settings: Settings) -> None:
+    from carebook.core.tenancy import list_api_keys
+    from carebook.db.database import Database
+
+    async def run() -> list[str]:
+        db = Database(settings.async_database_url)
+        try:
+            async with db.read() as session:
+                keys = await list_api_keys(session)
+        finally:
+            await db.dispose()
+        return [
+            "\t".join(
+                [
+                    str(key.id),
+                    f"{key.prefix}…",
+                    "revoked" if key.revoked else "live",
+                    key.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    ",".join(subdomains) or "-",
+                    key.name or "",
+                ]
+            )
+            for key, subdomains in keys
+        ]
+
+    lines = asyncio.run(run())
+    _say("\n".join(["id\tprefix\tstate\tcreated\tsubdomains\tname", *lines]))
+
+
+def _keys_revoke(settings: Settings, key: str) -> None:
+    from carebook.core.tenancy import KEY_RECHECK_SECONDS, revoke_api_key
+    from carebook.db.database import Database
+
+    named: int | str = int(key) if key.isascii() and key.isdigit() else key
+
+    async def run() -> str:
+        db = Database(settings.async_database_url)
+        try:
+            revoked = await db.write(lambda session: revoke_api_key(session, named))
+        finally:
+            await db.dispose()
+        return f"{revoked.id}\t{revoked.prefix}…"
+
+    shown = asyncio.run(run())
+    _say(
+        f"revoked {shown}: it no longer authenticates, and the tokens it was traded for stop "
+        f"working within {KEY_RECHECK_SECONDS:g} seconds"
+    )
+
+
 async def _schema_revision(async_url: str) -> str | None:
     """The Alembic revision the database is at (None: never migrated)."""
     from alembic.runtime.migration import MigrationContext
@@ -249,6 +299,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     create.add_argument("--subdomain", required=True, action="append", dest="subdomains")
     create.add_argument("--name", default=None, help="a label kept with the key")
+    key_commands.add_parser("list", help="list the API keys (never the keys themselves)")
+    revoke = key_commands.add_parser(
+        "revoke", help="revoke an API key: it and its tokens stop working"
+    )
+    revoke.add_argument("key", help="the key's id (see keys list), or the key itself")
     return parser
 
 
@@ -316,8 +371,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
         _migrate(settings)
     elif args.command == "demo":
         _demo(settings, args.host, args.port)
-    elif args.command == "keys":
+    elif args.keys_command == "create":
         _keys_create(settings, args.subdomains, args.name)
+    elif args.keys_command == "list":
+        _keys_list(settings)
+    else:
+        _keys_revoke(settings, args.key)
 
 
 if __name__ == "__main__":

@@ -89,13 +89,24 @@ class LiveKeys:
         self._live_until[key_id] = now + self._recheck_seconds
 
 
-async def revoke_api_key(session: AsyncSession, key_id: int) -> None:
-    """Revoke key ``key_id``: it no longer authenticates, and its tokens stop working within
-    :data:`KEY_RECHECK_SECONDS`."""
-    key = await session.get(ApiKey, key_id)
-    if key is None:
-        raise NotFound("API key", key_id)
-    key.revoked = True
+async def list_api_keys(session: AsyncSession) -> list[tuple[ApiKey, list[str]]]:
+    """Every API key (never the key itself: its id, prefix, name, state) and its subdomains."""
+    return await repo.all_api_keys(session)
+
+
+async def revoke_api_key(session: AsyncSession, key: int | str) -> ApiKey:
+    """Revoke an API key, named by its id or by the key itself: it no longer authenticates, and
+    its tokens stop working within :data:`KEY_RECHECK_SECONDS`. Revoking twice changes
+    nothing."""
+    if isinstance(key, int):
+        found = await session.get(ApiKey, key)
+    else:
+        by_digest = await repo.api_key_by_digest(session, digest_key(key.strip()))
+        found = by_digest[0] if by_digest is not None else None
+    if found is None:
+        raise NotFound("API key", key if isinstance(key, int) else f"{key.strip()[:8]}…")
+    found.revoked = True
+    return found
 
 
 async def resolve_tenant(db: Database, principal: Principal, subdomain: str | None) -> Tenant:

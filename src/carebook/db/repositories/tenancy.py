@@ -53,6 +53,20 @@ async def api_key_by_digest(
     return key, [(subdomain, institution_id) for subdomain, institution_id in rows.tuples()]
 
 
+async def all_api_keys(session: AsyncSession) -> list[tuple[ApiKey, list[str]]]:
+    """Every API key with the subdomains it reaches, oldest first (keys are platform-wide)."""
+    keys = (await session.execute(select(ApiKey).order_by(ApiKey.id))).scalars().all()
+    rows = await session.execute(
+        select(ApiKeyInstitution.api_key_id, Institution.subdomain)
+        .join(Institution, Institution.id == ApiKeyInstitution.institution_id)
+        .order_by(Institution.subdomain)
+    )
+    reach: dict[int, list[str]] = {}
+    for key_id, subdomain in rows.tuples():
+        reach.setdefault(key_id, []).append(subdomain)
+    return [(key, reach.get(key.id, [])) for key in keys]
+
+
 async def api_key_is_live(session: AsyncSession, key_id: int) -> bool:
     """Whether API key ``key_id`` exists and is not revoked (keys are platform-wide, not a
     tenant's: there is no institution to filter on)."""

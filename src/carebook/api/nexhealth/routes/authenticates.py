@@ -23,7 +23,7 @@ class TokenData(BaseModel):
     status_code=201,
     response_model=Envelope[TokenData],
     responses=error_responses(400, 401),
-    summary="Trade an API key for a bearer token (valid one hour)",
+    summary="Trade an API key for a bearer token (an hour by default: CAREBOOK_TOKEN_TTL_SECONDS)",
 )
 async def post_authenticates(
     state: StateDep,
