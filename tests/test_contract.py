@@ -83,10 +83,16 @@ class Seeded:
         return None
 
 
+SOON = datetime(2071, 1, 12, 15, 0, tzinfo=UTC)
+
+
 def _plausible(path: str) -> dict[str, list[Any]]:
     """Valid values for fields whose rules the document states only in words (a time zone name,
     an HH:MM time, ...), so that some requests get past validation and into the core."""
-    soon = (datetime.now(UTC) + timedelta(days=8)).replace(hour=15, minute=0, second=0)
+    # A fixed instant, so that a derandomized run draws the same examples on any day and a
+    # failure reproduces: far ahead (a booking must be in the future for decades), a Monday
+    # (inside weekday hours), and mid-January, weeks from any DST change in the zones offered.
+    soon = SOON
     instants = [soon.isoformat(), (soon + timedelta(minutes=30)).isoformat()]
     clock = ["09:00", "17:00"] if "working_hours" in path or "availabilities" in path else None
     dates = [soon.date().isoformat(), (soon + timedelta(days=1)).date().isoformat()]

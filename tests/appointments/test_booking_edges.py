@@ -39,20 +39,36 @@ async def add_descriptor(api: Api, clinic: Clinic, name: str, code: str) -> int:
     return await api.db.write(work)
 
 
-def descriptor_json(descriptor_id: int, name: str, code: str, got: dict[str, Any]) -> Any:
+def shown(instant: datetime) -> str:
+    """A stored instant as NexHealth writes it: UTC, to the millisecond, with ``Z``."""
+    utc = instant.astimezone(UTC)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+
+
+async def descriptor_json(
+    api: Api, clinic: Clinic, descriptor_id: int, name: str, code: str
+) -> Any:
+    """The descriptor as the appointment answers it: the location the set-up gave it, and its
+    stored timestamps."""
+    async with api.db.read() as session:
+        row = (
+            await session.execute(
+                select(AppointmentDescriptor).where(AppointmentDescriptor.id == descriptor_id)
+            )
+        ).scalar_one()
     return {
         "id": descriptor_id,
         "descriptor_type": "Procedure Code",
         "name": name,
         "code": code,
-        "location_id": got["location_id"],
+        "location_id": clinic.location_id,
         "foreign_id": None,
         "foreign_id_type": None,
         "data": None,
         "active": True,
         "last_sync_time": None,
-        "created_at": got["created_at"],
-        "updated_at": got["updated_at"],
+        "created_at": shown(row.created_at),
+        "updated_at": shown(row.created_at),  # a new row's updated_at is its created_at
     }
 
 
@@ -77,12 +93,10 @@ async def test_a_descriptor_named_twice_is_linked_once(api: Api) -> None:
     assert response.status_code == 201, response.text
     got = response.json()["data"]["appt"]
     descriptors = got["descriptors"]
-    assert len(descriptors) == 2
     assert descriptors == [
-        descriptor_json(first, "Prophylaxis", "D1110", descriptors[0]),
-        descriptor_json(second, "Fluoride", "D1206", descriptors[1]),
+        await descriptor_json(api, clinic, first, "Prophylaxis", "D1110"),
+        await descriptor_json(api, clinic, second, "Fluoride", "D1206"),
     ]
-    assert descriptors[0]["location_id"] == clinic.location_id
     read = await api.client.get(
         f"/appointments/{got['id']}?subdomain={clinic.subdomain}", headers=clinic.auth
     )

@@ -9,7 +9,7 @@ records (the held ones, where found), flags and hours.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -157,7 +157,7 @@ async def test_hours_dated_hours_closures_and_a_past_visit(api: Api) -> None:
             institution_id=iid, location_id=ny, start_date=day, end_date=day, reason="Holiday"
         ),
     )
-    past = datetime.now().astimezone() - timedelta(days=3)
+    past = datetime.now(UTC) - timedelta(days=3)
     await add(
         api,
         Appointment(
@@ -212,7 +212,7 @@ async def test_a_held_record_gone_since_is_not_found(api: Api) -> None:
         "operatory_id": clinic.operatory_ids[0],
         "appointment_type_id": clinic.appointment_type_id,
         "now": utc_now(),
-        "around": date.today(),
+        "around": future().date(),
     }
 
     async def load(conn: DriverConnection) -> tuple[BookingContext, BookingContext]:

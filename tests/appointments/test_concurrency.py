@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from carebook.config import Settings
 from carebook.db.repositories import appointments as appointments_repo
+from carebook.db.repositories import booking_sql
 from carebook.db.tables import Appointment, Location
 from tests.support import Api, Clinic, future, iso_z
 
@@ -37,6 +38,22 @@ def body_for(clinic: Clinic, start: Any, patient_index: int) -> dict[str, Any]:
     }
 
 
+def failure(message: str) -> dict[str, Any]:
+    """The envelope of a refusal."""
+    return {"code": False, "description": message, "error": [message], "data": None, "count": None}
+
+
+async def stored_ids(api: Api, institution_id: int) -> list[int]:
+    """The ids of every appointment row of the institution, cancelled or not."""
+    async with api.db.read() as session:
+        rows = await session.execute(
+            select(Appointment.id)
+            .where(Appointment.institution_id == institution_id)
+            .order_by(Appointment.id)
+        )
+        return list(rows.scalars())
+
+
 async def active_count(api: Api, institution_id: int) -> int:
     async with api.db.read() as session:
         result = await session.execute(
@@ -48,6 +65,10 @@ async def active_count(api: Api, institution_id: int) -> int:
 
 
 async def test_concurrent_requests_for_one_slot_give_exactly_one_booking(api: Api) -> None:
+    """Twelve overlapping bookings sent at once. On SQLite this is the serialized case: every
+    write transaction is ``BEGIN IMMEDIATE`` behind the writers' lock, so the requests queue and
+    each later one finds the first in the way. On PostgreSQL they run side by side, as they
+    come (the forced race is the next test's)."""
     clinic = await api.clinic(patients=12)
     start = future(days=30)
     url = f"/appointments?subdomain={clinic.subdomain}&location_id={clinic.location_id}"
@@ -61,26 +82,50 @@ async def test_concurrent_requests_for_one_slot_give_exactly_one_booking(api: Ap
     )
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {201: 1, 409: 11}, [r.text for r in responses]
-    assert await active_count(api, clinic.institution_id) == 1
+    winner = next(r for r in responses if r.status_code == 201).json()["data"]["appt"]["id"]
+    refused = failure(f"the requested time overlaps the provider's appointment {winner}")
+    assert [r.json() for r in responses if r.status_code == 409] == [refused] * 11
+    assert await stored_ids(api, clinic.institution_id) == [winner]
+
+
+RACE_TIMEOUT = 20  # seconds: a request that never reaches the gate fails the test, never hangs
+
+
+def gate(
+    monkeypatch: pytest.MonkeyPatch, module: Any, racers: int, insert: Any = None
+) -> list[Any]:
+    """Replace ``module.insert_if_free`` (or run ``insert`` in its place) behind a barrier: the
+    first ``racers`` calls wait until all of them have arrived, so their inserts race for real;
+    later calls (a retry) pass straight through. Returns the patients of the calls, in order of
+    arrival."""
+    real = insert or module.insert_if_free
+    barrier = asyncio.Barrier(racers)
+    arrived: list[Any] = []
+
+    async def gated(conn: Any, values: dict[str, Any], *, provider_rule: str) -> int | None:
+        arrived.append(values["patient_id"])
+        if len(arrived) <= racers:
+            async with asyncio.timeout(RACE_TIMEOUT):
+                await barrier.wait()
+        new_id: int | None = await real(conn, values, provider_rule=provider_rule)
+        return new_id
+
+    monkeypatch.setattr(module, "insert_if_free", gated)
+    return arrived
 
 
 @pytest.mark.postgres_only
-async def test_database_refuses_overlap_even_without_the_probe(
+async def test_racing_bookings_on_the_driver_path_are_decided_by_the_constraints(
     api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With the service's overlap probe switched off, PostgreSQL's exclusion constraint alone
-    still lets exactly one of the racing bookings through, and the rest get the same 409."""
+    """The common booking runs on the driver path, whose insert on PostgreSQL makes no probe:
+    the exclusion constraints decide. Eight bookings of one slot are held at that insert until
+    all have reached it, then let go together: exactly one is written; each other one's insert
+    is refused by the constraint (after the winner commits), and its redo on the session path
+    names the winner."""
     assert settings.async_database_url.startswith("postgresql")
     clinic = await api.clinic(patients=8)
-
-    async def insert_without_probe(session: Any, values: dict[str, Any], **_: Any) -> int:
-        await asyncio.sleep(0.01)  # widen the race window
-        table = cast(Table, Appointment.__table__)
-        result = await session.execute(insert(table).values(values).returning(table.c.id))
-        new_id: int = result.scalar_one()
-        return new_id
-
-    monkeypatch.setattr(appointments_repo, "insert_if_free", insert_without_probe)
+    arrived = gate(monkeypatch, booking_sql, 8)
     start = future(days=31)
     url = f"/appointments?subdomain={clinic.subdomain}&location_id={clinic.location_id}"
     responses = await asyncio.gather(
@@ -89,14 +134,53 @@ async def test_database_refuses_overlap_even_without_the_probe(
             for i in range(8)
         )
     )
+    assert sorted(arrived) == sorted(clinic.patient_ids)  # all eight raced, none went around
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {201: 1, 409: 7}, [r.text for r in responses]
-    losers = [r.json() for r in responses if r.status_code == 409]
-    assert all(
-        body["error"] == ["the requested time overlaps the provider's appointment"]
-        for body in losers
+    winner = next(r for r in responses if r.status_code == 201).json()["data"]["appt"]["id"]
+    refused = failure(f"the requested time overlaps the provider's appointment {winner}")
+    assert [r.json() for r in responses if r.status_code == 409] == [refused] * 7
+    assert await stored_ids(api, clinic.institution_id) == [winner]
+
+
+@pytest.mark.postgres_only
+async def test_database_refuses_overlap_even_without_the_probe(
+    api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session path (``notify_patient=true`` sends a booking there) with its overlap probe
+    switched off, and its eight inserts held until all have reached them: PostgreSQL's exclusion
+    constraint alone lets exactly one through, and the rest get the 409 that names the
+    constraint's resource (no appointment: the database did not say which)."""
+    assert settings.async_database_url.startswith("postgresql")
+    clinic = await api.clinic(patients=8)
+
+    async def insert_without_probe(session: Any, values: dict[str, Any], **_: Any) -> int:
+        table = cast(Table, Appointment.__table__)
+        result = await session.execute(insert(table).values(values).returning(table.c.id))
+        new_id: int = result.scalar_one()
+        return new_id
+
+    arrived = gate(monkeypatch, appointments_repo, 8, insert_without_probe)
+    driver = gate(monkeypatch, booking_sql, 1)  # counts calls: none is expected
+    start = future(days=31)
+    url = (
+        f"/appointments?subdomain={clinic.subdomain}&location_id={clinic.location_id}"
+        "&notify_patient=true"
     )
-    assert await active_count(api, clinic.institution_id) == 1
+    responses = await asyncio.gather(
+        *(
+            api.client.post(url, json=body_for(clinic, start, i), headers=clinic.auth)
+            for i in range(8)
+        )
+    )
+    assert sorted(arrived) == sorted(clinic.patient_ids)
+    assert driver == []
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {201: 1, 409: 7}, [r.text for r in responses]
+    winner = next(r for r in responses if r.status_code == 201).json()["data"]["appt"]["id"]
+    refused = failure("the requested time overlaps the provider's appointment")
+    assert [r.json() for r in responses if r.status_code == 409] == [refused] * 7
+    assert await stored_ids(api, clinic.institution_id) == [winner]
 
 
 @pytest.mark.postgres_only

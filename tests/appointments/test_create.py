@@ -207,7 +207,25 @@ async def test_start_time_offsets_and_naive_local_time(api: Api) -> None:
             appointment_type_id=clinic.appointment_type_id,
         ),
     )
-    assert second.status_code == 409
+    assert second.status_code == 409, second.text
+    first_id = first.json()["data"]["appt"]["id"]
+    message = f"the requested time overlaps the provider's appointment {first_id}"
+    assert second.json() == {
+        "code": False,
+        "description": message,
+        "error": [message],
+        "data": None,
+        "count": None,
+    }
+    async with api.db.read() as session:
+        rows = await session.execute(
+            select(
+                Appointment.id, Appointment.patient_id, Appointment.start_at, Appointment.end_at
+            ).where(Appointment.institution_id == clinic.institution_id)
+        )
+        assert [tuple(row) for row in rows] == [
+            (first_id, clinic.patient_ids[0], start, start + timedelta(minutes=30))
+        ]
 
 
 async def test_naive_time_in_spring_forward_gap_moves_forward(api: Api) -> None:

@@ -30,7 +30,7 @@ from tests.availability.helpers import (
     engine_runs,
     next_weekday,
 )
-from tests.calendar.helpers import body, post, telehealth_clinic
+from tests.calendar.helpers import Tele, body, post, telehealth_clinic
 from tests.support import Api, Clinic
 
 pytestmark = pytest.mark.anyio
@@ -174,18 +174,23 @@ async def test_calendar_errors(api: Api) -> None:
     }
     bad = await api.client.get(PATH, params={**params, "ProviderId": "nope"}, headers=clinic.auth)
     assert bad.status_code == 400
-    assert list(bad.json()["ModelState"]) == ["model.ProviderId"]
+    assert bad.json() == {
+        "Message": "The request is invalid.",
+        "ModelState": {"model.ProviderId": ["The value 'nope' is not valid for ProviderId."]},
+    }
     anonymous = await api.client.get(PATH, params=params)
     assert anonymous.status_code == 401
-    assert set(anonymous.json()) == {"Message"}
+    assert anonymous.json() == {
+        "Message": "missing Authorization header: send 'Bearer <token>' from /authenticates"
+    }
 
 
 async def test_openapi_documents_the_slot_search_errors(api: Api) -> None:
     response = await api.client.get("/openapi.json")
     operation = response.json()["paths"][PATH]["get"]
     responses = operation["responses"]
-    assert set(responses) == {"200", "400", "401", "403", "404", "503"}
-    for status in ("400", "401", "403", "404", "503"):
+    assert set(responses) == {"200", "400", "401", "403", "404", "413", "503"}
+    for status in ("400", "401", "403", "404", "413", "503"):
         schema = responses[status]["content"]["application/json"]["schema"]
         assert schema["required"] == ["Message"], status
         assert set(schema["properties"]) == {"Message", "ModelState"}, status
@@ -632,6 +637,35 @@ async def test_a_slot_gives_the_patient_the_zone_their_booking_gives(api: Api) -
     assert await book(offered[0], tele.dependant) == shown(offered[0], NY)
 
 
+async def working_day(api: Api, tele: Tele, day: date, patient: ZoneInfo) -> list[dict[str, Any]]:
+    """The telehealth provider's 15-minute slots of a 09:00-17:00 day at the NY facility, in the
+    doctor's zone (America/Chicago) and the patient's ``patient``, worked out with zoneinfo."""
+    async with api.db.read() as session:
+        facility = (
+            await session.execute(
+                select(Location.guid).where(Location.id == tele.clinic.location_id)
+            )
+        ).scalar_one()
+    first = datetime.combine(day, time(9), tzinfo=NY).astimezone(UTC)
+    out = []
+    for index in range(4 * 8):
+        start = first + timedelta(minutes=15 * index)
+        end = start + timedelta(minutes=15)
+        out.append(
+            {
+                "FromDate": start.astimezone(CHICAGO).isoformat(),
+                "ToDate": end.astimezone(CHICAGO).isoformat(),
+                "PatientFromDate": start.astimezone(patient).isoformat(),
+                "PatientToDate": end.astimezone(patient).isoformat(),
+                "Duration": 15,
+                "ProviderId": tele.provider,
+                "FacilityId": str(facility),
+                "ResourceID": None,
+            }
+        )
+    return out
+
+
 async def test_a_visit_option_of_a_deleted_type_is_not_found(api: Api) -> None:
     """The option is gone with its type: the search answers as the booking does, by GUID."""
     tele = await telehealth_clinic(api)
@@ -648,7 +682,8 @@ async def test_a_visit_option_of_a_deleted_type_is_not_found(api: Api) -> None:
     }
     before = await api.client.get(PATH, params=params, headers=tele.auth)
     assert before.status_code == 200, before.text
-    assert len(before.json()) == 4 * 8  # 09:00 to 17:00, 15 minutes each
+    # 09:00 to 17:00 at the facility, 15 minutes each; the dependant has no zone: their user's.
+    assert before.json() == await working_day(api, tele, monday, DENVER)
     deleted = await api.client.delete(
         f"/appointment_types/{tele.ids['consult']}?subdomain={clinic.subdomain}",
         headers=tele.auth,
@@ -703,7 +738,8 @@ async def test_an_inactive_patient_is_refused_as_the_booking_refuses_them(api: A
     # Without PatientId the search offers the provider's slots, as before.
     anyone = await api.client.get(PATH, params=params, headers=tele.auth)
     assert anyone.status_code == 200, anyone.text
-    assert len(anyone.json()) == 4 * 8  # 09:00 to 17:00, 15 minutes each
+    # 09:00 to 17:00 at the facility, 15 minutes each; no patient: the facility's zone.
+    assert anyone.json() == await working_day(api, tele, monday, NY)
     # Active again: offered those slots, and booked.
     await api.db.write(lambda session: set_inactive(session, False))
     offered = await api.client.get(

@@ -7,9 +7,10 @@ import time as systime
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from carebook.core.availability.intervals import normalize
@@ -55,13 +56,38 @@ def search(name: str, first: date, begin: time, end: time) -> list[Any]:
     return [(s.start.astimezone(tz).isoformat(), s.end.isoformat()) for s in found]
 
 
+def first_slot(name: str, first: date, begin: time, end: time) -> tuple[str, str]:
+    """What :func:`search` must offer first, worked out with the standard library: the hours of
+    ``first`` (``fold=0`` reads a wall time skipped by DST with the offset before the gap, which
+    moves it forward by the gap: the house rule) less their first 20 busy minutes leave the
+    15-minute grid's third start; if that slot does not fit before the end (hours shortened by a
+    gap), the next day's hours begin with a free slot."""
+    tz = ZoneInfo(name)
+    slot = timedelta(minutes=15)
+    for days in range(2):
+        day = first + timedelta(days=days)
+        low = datetime.combine(day, begin, tzinfo=tz).astimezone(UTC)
+        high = datetime.combine(day, end, tzinfo=tz).astimezone(UTC)
+        start = low + 2 * slot if days == 0 else low
+        if start + slot <= high:
+            return start.astimezone(tz).isoformat(), (start + slot).isoformat()
+    raise AssertionError("hours of at least 90 wall-clock minutes hold a slot on the second day")
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     st.sampled_from(ZONES),
-    st.dates(date(2026, 1, 1), date(2027, 12, 24)),
+    # From January 2: every local day then starts after ``search``'s ``not_before``.
+    st.dates(date(2026, 1, 2), date(2027, 12, 24)),
     st.integers(0, 22),
     st.integers(1, 6),
 )
+# DST change days: New York and Berlin spring forward at 02:00 (hours from 02:00 to 03:30 are
+# one wall-clock half hour: no slot after the busy 20 minutes) and fall back.
+@example("America/New_York", date(2026, 3, 8), 2, 1)
+@example("Europe/Berlin", date(2026, 3, 29), 2, 1)
+@example("America/New_York", date(2026, 11, 1), 1, 1)
+@example("Pacific/Auckland", date(2026, 4, 5), 2, 2)
 @pytest.mark.usefixtures("restore_tz")
 def test_engine_answers_the_same_under_any_server_tz(
     name: str, first: date, begin_hour: int, hours: int
@@ -71,6 +97,7 @@ def test_engine_answers_the_same_under_any_server_tz(
     for server in SERVER_ZONES:
         use_server_tz(server)
         answers.append(search(name, first, begin, end))
+    assert answers[0][0] == first_slot(name, first, begin, end)
     assert all(answer == answers[0] for answer in answers)
 
 

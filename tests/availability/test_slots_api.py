@@ -7,10 +7,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from carebook.core.availability import service
-from carebook.db.tables import AppointmentType, Location, Operatory, Provider
+from carebook.db.tables import Appointment, AppointmentType, Location, Operatory, Provider
 from tests.availability.helpers import (
     EVERY_DAY,
     add_appointment,
@@ -267,7 +267,7 @@ async def test_operatory_location_needs_a_free_operatory(api: Api) -> None:
     lid = clinic.op_location_id
     monday = next_weekday(0)
     await add_hours(api, clinic, location_id=lid, provider_id=p0, end="10:00")
-    await add_appointment(
+    chair_1_taken = await add_appointment(
         api,
         clinic,
         location_id=lid,
@@ -294,14 +294,36 @@ async def test_operatory_location_needs_a_free_operatory(api: Api) -> None:
         (local(monday, "09:15", BERLIN), op2),
         (local(monday, "09:45", BERLIN), op2),
     ]
-    # Every free operatory at each time.
+    # Every free operatory at each time: only Chair 2 is ever free here, so the same three.
     response = await slots(api, clinic, overlapping_operatory_slots="true", **params)
-    assert len(response.json()["data"][0]["slots"]) == 3
+    assert [(s["time"], s["operatory_id"]) for s in response.json()["data"][0]["slots"]] == [
+        (local(monday, "09:00", BERLIN), op2),
+        (local(monday, "09:15", BERLIN), op2),
+        (local(monday, "09:45", BERLIN), op2),
+    ]
     # Grouped by operatory when operatory_ids[] are named.
     response = await slots(api, clinic, **params, **{"operatory_ids[]": [op1, op2]})
     data = response.json()["data"]
     assert [(g["operatory_id"], len(g["slots"])) for g in data] == [(op1, 0), (op2, 3)]
     assert data[0]["next_available_date"] == (monday + timedelta(days=1)).isoformat()
+    # Chair 1 free too (its appointment cancelled): both chairs at once where both are free,
+    # one slot per time without overlapping_operatory_slots.
+    await set_rows(api, Appointment, chair_1_taken, cancelled=True)
+    response = await slots(api, clinic, overlapping_operatory_slots="true", **params)
+    assert [(s["time"], s["operatory_id"]) for s in response.json()["data"][0]["slots"]] == [
+        (local(monday, "09:00", BERLIN), op1),
+        (local(monday, "09:00", BERLIN), op2),
+        (local(monday, "09:15", BERLIN), op1),
+        (local(monday, "09:15", BERLIN), op2),
+        (local(monday, "09:30", BERLIN), op1),
+        (local(monday, "09:45", BERLIN), op1),
+        (local(monday, "09:45", BERLIN), op2),
+    ]
+    response = await slots(api, clinic, **params)
+    assert times(response.json()["data"][0]) == wall(
+        monday, BERLIN, "09:00", "09:15", "09:30", "09:45"
+    )
+    await set_rows(api, Appointment, chair_1_taken, cancelled=False)  # Chair 1 taken again
     # An inactive operatory offers nothing; a working hour on one operatory only uses it.
     await set_rows(api, Operatory, op2, active=False)
     response = await slots(api, clinic, **params)
@@ -512,10 +534,12 @@ async def test_wall_clock_hours_across_dst(api: Api) -> None:
             days=2,
             **{"lids[]": clinic.op_location_id, "pids[]": p0},
         )
-        got = [s["time"][:23] for s in response.json()["data"][0]["slots"]]
-        assert got == [
-            f"{berlin.isoformat()}T09:00:00.000",
-            f"{(berlin + timedelta(days=1)).isoformat()}T09:00:00.000",
+        # The change is at 02:00 (forward) or 03:00 (back) local: 09:00 of the change day is
+        # already on the new offset, CEST (+02:00) in spring, CET (+01:00) in autumn.
+        berlin_after = "+02:00" if forward else "+01:00"
+        assert times(response.json()["data"][0]) == [
+            f"{berlin.isoformat()}T09:00:00.000{berlin_after}",
+            f"{(berlin + timedelta(days=1)).isoformat()}T09:00:00.000{berlin_after}",
         ]
 
 
@@ -580,6 +604,7 @@ async def test_bad_searches(api: Api) -> None:
     assert missing.json()["error"] == ["start_date: is required"]
     forbidden = await slots(api, clinic, subdomain="other", start_date=monday, days=1)
     assert forbidden.status_code == 403
+    assert forbidden.json() == failure("you don't have access to institution 'other'")
 
 
 async def test_no_slots_without_hours_or_where_booking_would_fail(api: Api) -> None:
@@ -611,6 +636,22 @@ async def test_no_slots_without_hours_or_where_booking_would_fail(api: Api) -> N
 
 def appt_url(clinic: Clinic, location_id: int) -> str:
     return f"/appointments?subdomain={clinic.subdomain}&location_id={location_id}"
+
+
+def failure(message: str) -> dict[str, Any]:
+    """The envelope of a refusal."""
+    return {"code": False, "description": message, "error": [message], "data": None, "count": None}
+
+
+async def stored_ids(api: Api, clinic: Clinic) -> list[int]:
+    """The ids of the clinic's appointments and blocks, in order."""
+    async with api.db.read() as session:
+        rows = await session.execute(
+            select(Appointment.id)
+            .where(Appointment.institution_id == clinic.institution_id)
+            .order_by(Appointment.id)
+        )
+        return list(rows.scalars())
 
 
 async def book(
@@ -654,6 +695,7 @@ async def test_book_every_slot_offered_then_one_more_fails(api: Api) -> None:
     }
     offered = (await slots(api, clinic, **params)).json()["data"][0]["slots"]
     assert [s["time"][11:16] for s in offered] == ["09:00", "10:05", "13:00", "13:30"]
+    booked = []
     for index, slot in enumerate(offered):
         response = await book(
             api,
@@ -664,7 +706,9 @@ async def test_book_every_slot_offered_then_one_more_fails(api: Api) -> None:
             patient_id=clinic.patient_ids[index % 2],
         )
         assert response.status_code == 201, response.text
+        booked.append(response.json()["data"]["appt"]["id"])
     assert (await slots(api, clinic, **params)).json()["data"][0]["slots"] == []
+    before = await stored_ids(api, clinic)
     taken = await book(
         api,
         clinic,
@@ -673,16 +717,20 @@ async def test_book_every_slot_offered_then_one_more_fails(api: Api) -> None:
         offered[0]["end_time"],
         patient_id=clinic.patient_ids[1],
     )
-    assert taken.status_code == 409
+    assert taken.status_code == 409, taken.text
+    assert taken.json() == failure(
+        f"the requested time overlaps the provider's appointment {booked[0]}"
+    )
     # Free, but outside the working hours: refused too.
     outside = await book(
         api, clinic, clinic.location_id, local(monday, "14:10", NY), local(monday, "14:40", NY)
     )
     assert outside.status_code == 409
-    assert outside.json()["error"] == [
+    assert outside.json() == failure(
         f"provider {p0} does not work at location {clinic.location_id} at "
         f"{local(monday, '14:10', NY)}"
-    ]
+    )
+    assert await stored_ids(api, clinic) == before  # neither refusal wrote anything
     # A block outside the hours is fine; so is anything for a provider with no hours here.
     block = await api.client.post(
         appt_url(clinic, clinic.location_id),
@@ -724,7 +772,14 @@ async def test_book_every_operatory_slot_offered(api: Api) -> None:
         "pids[]": p0,
     }
     offered = (await slots(api, clinic, **params)).json()["data"][0]["slots"]
-    assert len(offered) == 4
+    op1, op2 = clinic.operatory_ids
+    assert [(s["time"], s["end_time"], s["operatory_id"]) for s in offered] == [
+        (local(monday, "09:00", BERLIN), local(monday, "09:30", BERLIN), op1),
+        (local(monday, "09:00", BERLIN), local(monday, "09:30", BERLIN), op2),
+        (local(monday, "09:30", BERLIN), local(monday, "10:00", BERLIN), op1),
+        (local(monday, "09:30", BERLIN), local(monday, "10:00", BERLIN), op2),
+    ]
+    booked = []
     for slot in offered:
         patient = clinic.patient_ids[clinic.operatory_ids.index(slot["operatory_id"])]
         response = await book(
@@ -737,6 +792,7 @@ async def test_book_every_operatory_slot_offered(api: Api) -> None:
             patient_id=patient,
         )
         assert response.status_code == 201, response.text
+        booked.append(response.json()["data"]["appt"]["id"])
     assert (await slots(api, clinic, **params)).json()["data"][0]["slots"] == []
     again = await book(
         api,
@@ -747,7 +803,11 @@ async def test_book_every_operatory_slot_offered(api: Api) -> None:
         operatory_id=offered[0]["operatory_id"],
         patient_id=clinic.patient_ids[2],
     )
-    assert again.status_code == 409
+    assert again.status_code == 409, again.text
+    assert again.json() == failure(
+        f"the requested time overlaps the operatory's appointment {booked[0]}"
+    )
+    assert await stored_ids(api, clinic) == booked
 
 
 async def test_booking_on_a_closed_day_is_refused(api: Api) -> None:
@@ -762,9 +822,9 @@ async def test_booking_on_a_closed_day_is_refused(api: Api) -> None:
         iso_z(at(monday, "12:30", NY)),
     )
     assert response.status_code == 409
-    assert response.json()["error"] == [
+    assert response.json() == failure(
         f"location {clinic.location_id} is closed on {monday.isoformat()}"
-    ]
+    )
     # The day before, running into the closed day, is refused too.
     response = await book(
         api,
@@ -773,7 +833,11 @@ async def test_booking_on_a_closed_day_is_refused(api: Api) -> None:
         iso_z(at(monday - timedelta(days=1), "23:30", NY)),
         iso_z(at(monday, "00:30", NY)),
     )
-    assert response.status_code == 409
+    assert response.status_code == 409, response.text
+    assert response.json() == failure(
+        f"location {clinic.location_id} is closed on {monday.isoformat()}"
+    )
+    assert await stored_ids(api, clinic) == []
 
 
 @pytest.mark.parametrize("path", ["/available_slots", "/appointment_slots"])

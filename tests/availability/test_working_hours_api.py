@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from carebook.core.availability import hours
 from carebook.db.tables import WorkingHour, WorkingHourAppointmentType
 from tests.availability.helpers import WEEKDAYS, wh_body
 from tests.support import Api, Clinic
 
 pytestmark = pytest.mark.anyio
+
+
+def failure(message: str) -> dict[str, Any]:
+    """The envelope of a refusal."""
+    return {"code": False, "description": message, "error": [message], "data": None, "count": None}
 
 
 def wh_url(clinic: Clinic, location_id: int | None = None, path: str = "/working_hours") -> str:
@@ -23,7 +29,21 @@ async def create(api: Api, clinic: Clinic, body: Any, **kwargs: Any) -> Any:
     return await api.client.post(wh_url(clinic, **kwargs), json=body, headers=clinic.auth)
 
 
-async def test_create_get_list_update_delete_working_hour(api: Api) -> None:
+# ``tz_offset`` is the location's offset at the moment of the answer (``hours.utc_now``): the
+# clock is set to a January and a July instant, whose offsets are known without zoneinfo.
+JANUARY = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+JULY = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)
+
+
+def clock_at(monkeypatch: pytest.MonkeyPatch, instant: datetime) -> None:
+    monkeypatch.setattr(hours, "utc_now", lambda: instant)
+
+
+@pytest.mark.parametrize(("now", "offset"), [(JANUARY, "-0500"), (JULY, "-0400")])
+async def test_create_get_list_update_delete_working_hour(
+    api: Api, monkeypatch: pytest.MonkeyPatch, now: datetime, offset: str
+) -> None:
+    clock_at(monkeypatch, now)
     clinic = await api.clinic()
     response = await create(
         api,
@@ -39,7 +59,6 @@ async def test_create_get_list_update_delete_working_hour(api: Api) -> None:
     created = body["data"]
     assert body["code"] is True
     assert body["count"] == 1
-    assert created["tz_offset"] in ("-0500", "-0400")
     hour_id = created["id"]
     assert created == {
         "id": hour_id,
@@ -51,7 +70,7 @@ async def test_create_get_list_update_delete_working_hour(api: Api) -> None:
         "days": ["Monday", "Wednesday"],
         "specific_date": None,
         "custom_recurrence": None,
-        "tz_offset": created["tz_offset"],
+        "tz_offset": offset,  # America/New_York: EST in January, EDT in July
         "active": True,
         "appointment_types": [
             {"id": clinic.appointment_type_id, "name": "Cleaning", "minutes": 30}
@@ -105,7 +124,11 @@ async def test_create_get_list_update_delete_working_hour(api: Api) -> None:
     assert again.json()["error"] == [f"working hour {hour_id} not found"]
 
 
-async def test_specific_date_and_operatory_hours(api: Api) -> None:
+@pytest.mark.parametrize(("now", "offset"), [(JANUARY, "+0100"), (JULY, "+0200")])
+async def test_specific_date_and_operatory_hours(
+    api: Api, monkeypatch: pytest.MonkeyPatch, now: datetime, offset: str
+) -> None:
+    clock_at(monkeypatch, now)
     clinic = await api.clinic()
     response = await create(
         api,
@@ -117,11 +140,32 @@ async def test_specific_date_and_operatory_hours(api: Api) -> None:
     )
     assert response.status_code == 201, response.text
     data = response.json()["data"]
-    assert data["specific_date"] == "2027-02-03"
-    assert data["days"] is None
-    assert data["operatory_id"] == clinic.operatory_ids[1]
-    assert data["location_id"] == clinic.op_location_id
-    assert data["tz_offset"] in ("+0100", "+0200")
+    assert data == {
+        "id": data["id"],
+        "provider_id": clinic.provider_ids[0],
+        "location_id": clinic.op_location_id,
+        "operatory_id": clinic.operatory_ids[1],
+        "begin_time": "09:00",
+        "end_time": "17:00",
+        "days": None,
+        "specific_date": "2027-02-03",
+        "custom_recurrence": None,
+        "tz_offset": offset,  # Europe/Berlin: CET in January, CEST in July
+        "active": True,
+        "appointment_types": [],
+    }
+    async with api.db.read() as session:
+        stored = (
+            await session.execute(select(WorkingHour).where(WorkingHour.id == data["id"]))
+        ).scalar_one()
+    assert (
+        stored.location_id,
+        stored.operatory_id,
+        stored.specific_date,
+        stored.days,
+        stored.begin_time,
+        stored.end_time,
+    ) == (clinic.op_location_id, clinic.operatory_ids[1], date(2027, 2, 3), None, "09:00", "17:00")
 
 
 @pytest.mark.parametrize(
@@ -211,8 +255,13 @@ async def test_unknown_references_are_404(api: Api) -> None:
             method, f"/working_hours/{hour_id}?subdomain={clinic.subdomain}", headers=clinic.auth
         )
         assert response.status_code == 404
+        assert response.json() == failure(f"working hour {hour_id} not found")
     forbidden = await api.client.get(wh_url(other), headers=clinic.auth)
     assert forbidden.status_code == 403
+    assert forbidden.json() == failure("you don't have access to institution 'other'")
+    async with api.db.read() as session:  # the other tenant's hour is still there, and alone
+        stored = await session.execute(select(WorkingHour.id, WorkingHour.institution_id))
+        assert [tuple(row) for row in stored] == [(hour_id, other.institution_id)]
 
 
 async def test_list_filters_and_pages(api: Api) -> None:

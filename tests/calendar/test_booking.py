@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from carebook.db.tables import (
     Appointment,
@@ -180,18 +180,27 @@ async def test_business_rules_are_400(api: Api) -> None:
                 ]
             },
         ),
-        (
-            {"AppointmentOn": f"{date.today() - timedelta(days=0)}T00:00:01"},
-            {
-                "model.AppointmentOn": [
-                    "AppointmentOn must be in the future; the time given has passed."
-                ]
-            },
-        ),
     ]
+    # A time that has passed, whatever the date, the time of day and the machine's zone: a fixed
+    # past local time; an instant a minute ago with an explicit offset; and a minute ago as a
+    # local time without one, read in the doctor's zone (only the database rule, which knows the
+    # zone, can tell it has passed: it is less than 14 hours ago).
+    past = "AppointmentOn must be in the future; the time given has passed."
+    minute_ago = (datetime.now(UTC) - timedelta(minutes=1)).astimezone(ZoneInfo(DOCTOR_TZ))
+    for value in (
+        "2020-01-06T10:00:00",
+        minute_ago.isoformat(timespec="seconds"),
+        minute_ago.replace(tzinfo=None).isoformat(timespec="seconds"),
+    ):
+        cases.append(({"AppointmentOn": value}, {"model.AppointmentOn": [past]}))
     for fields, expected in cases:
         response = await post(api, tele, body(tele, start(), **fields))
         assert model_state(response) == expected, fields
+    async with api.db.read() as session:
+        booked = await session.execute(
+            select(Appointment.id).where(Appointment.institution_id == tele.clinic.institution_id)
+        )
+        assert booked.scalars().all() == [tele.ids["referred"]]  # the set-up's visit only
 
 
 async def test_visit_option_of_another_type(api: Api) -> None:
@@ -281,7 +290,9 @@ async def test_who_the_user_may_book(api: Api) -> None:
         rows = (
             await session.execute(
                 select(Appointment.patient_id, Appointment.is_guardian)
-                .where(Appointment.booked_via == "calendar", Appointment.start_at > func.now())
+                .where(
+                    Appointment.booked_via == "calendar", Appointment.start_at > datetime.now(UTC)
+                )
                 .order_by(Appointment.id)
             )
         ).all()
@@ -369,16 +380,52 @@ async def test_content_types(api: Api) -> None:
     }
 
 
-async def test_offsetless_time_is_the_providers_local_time(api: Api) -> None:
+def next_on(month: int, day: int) -> date:
+    """The first ``month``/``day`` at least two days from today (UTC): always ahead, and always
+    in the same season whatever today is."""
+    soon = datetime.now(UTC).date() + timedelta(days=2)
+    this_year = date(soon.year, month, day)
+    return this_year if this_year >= soon else date(soon.year + 1, month, day)
+
+
+@pytest.mark.parametrize(("month", "offset"), [(1, "-06:00"), (7, "-05:00")])
+async def test_offsetless_time_is_the_providers_local_time(
+    api: Api, month: int, offset: str
+) -> None:
+    """A time without an offset is the doctor's (America/Chicago) wall time: CST in January,
+    CDT in July."""
     tele = await telehealth_clinic(api)
-    day = future_day()
+    day = next_on(month, 15)
     response = await post(api, tele, body(tele, f"{day.isoformat()}T08:00:00"))
     assert response.status_code == 200, response.text
     data = response.json()
-    assert data["AppointmentOn"][:19] == f"{day.isoformat()}T08:00:00"
-    assert data["DoctorTimeZone"] == "America/Chicago"
-    assert data["AppointmentOn"][19:] in ("-06:00", "-05:00")
-    assert data["ToDate"][:19] == f"{day.isoformat()}T08:15:00"
+    hours = 6 if offset == "-06:00" else 5
+    utc_start = datetime.combine(day, time(8 + hours), UTC)
+    assert (
+        data["AppointmentOn"],
+        data["FromDate"],
+        data["ToDate"],
+        data["AppointmentOnUTC"],
+        data["DoctorTimeZone"],
+        data["DoctorOffset"],
+        data["Duration"],
+    ) == (
+        f"{day.isoformat()}T08:00:00{offset}",
+        f"{day.isoformat()}T08:00:00{offset}",
+        f"{day.isoformat()}T08:15:00{offset}",
+        f"{day.isoformat()}T{8 + hours:02d}:00:00Z",
+        "America/Chicago",
+        -60 * hours,
+        15,
+    )
+    # The same instants, from zoneinfo rather than from the table above.
+    local = utc_start.astimezone(ZoneInfo(DOCTOR_TZ))
+    assert (local.date(), local.time(), local.isoformat()[19:]) == (day, time(8), offset)
+    async with api.db.read() as session:
+        row = (
+            await session.execute(select(Appointment).where(Appointment.guid == data["ID"]))
+        ).scalar_one()
+    assert (row.start_at, row.end_at) == (utc_start, utc_start + timedelta(minutes=15))
 
 
 async def test_location_scoped_type_books_the_first_free_operatory(api: Api) -> None:
@@ -496,7 +543,7 @@ async def future_bookings(api: Api) -> list[tuple[str, int | None, int | None, b
                 Appointment.guardian_patient_id,
                 Appointment.is_guardian,
             )
-            .where(Appointment.start_at > func.now())
+            .where(Appointment.start_at > datetime.now(UTC))
             .order_by(Appointment.id)
         )
         return [(str(guid), p, g, bool(i)) for guid, p, g, i in rows.tuples()]

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import func, select
 
 from carebook.config import Settings
-from carebook.db.repositories import appointments as appointments_repo
+from carebook.db.repositories import booking_sql
 from carebook.db.tables import Appointment, Patient, PortalUser
 from tests.calendar.helpers import Tele, body, future_day, post, telehealth_clinic
 from tests.support import Api, iso_z
@@ -75,9 +75,24 @@ async def test_booked_here_is_seen_there(api: Api) -> None:
     start = datetime.fromisoformat(given).astimezone(UTC)
     assert appt["start_time"] == iso_z(start)
     assert appt["end_time"] == iso_z(start + timedelta(minutes=15))
-    assert schedule["AppointmentOnUTC"] == start.strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert schedule["ToDate"] == "{}T08:45:00-{}".format(
-        day.isoformat(), "06:00" if schedule["DoctorOffset"] == -360 else "05:00"
+    # The doctor's wall time (America/Chicago), from zoneinfo: CST or CDT as the day falls.
+    chicago = ZoneInfo("America/Chicago")
+    local_start = start.astimezone(chicago)
+    local_end = (start + timedelta(minutes=15)).astimezone(chicago)
+    offset = local_start.utcoffset()
+    assert offset is not None
+    assert (
+        schedule["AppointmentOn"],
+        schedule["FromDate"],
+        schedule["ToDate"],
+        schedule["AppointmentOnUTC"],
+        schedule["DoctorOffset"],
+    ) == (
+        local_start.isoformat(timespec="seconds"),
+        local_start.isoformat(timespec="seconds"),
+        local_end.isoformat(timespec="seconds"),
+        start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        offset // timedelta(minutes=1),
     )
     assert (appt["provider_id"], appt["patient_id"], appt["location_id"]) == (
         tele.clinic.provider_ids[0],
@@ -177,6 +192,10 @@ async def _race(api: Api, tele: Tele, day_offset: int) -> list[Any]:
 async def test_concurrent_bookings_through_both_apis_give_one_success(
     api: Api, day_offset: int
 ) -> None:
+    """Six bookings of one slot through both APIs at once. On SQLite this is the serialized
+    case: every write is ``BEGIN IMMEDIATE`` behind the writers' lock, so they queue and each
+    later one finds the first in the way. On PostgreSQL they run side by side as they come (the
+    race forced at the insert is :func:`test_the_database_decides_races_between_the_apis`)."""
     tele = await telehealth_clinic(api)
     results = await _race(api, tele, day_offset)
     statuses = Counter(r.status_code for _, r in results)
@@ -196,30 +215,85 @@ async def test_concurrent_bookings_through_both_apis_give_one_success(
     assert await active_count(api, tele.clinic.institution_id) == 1
 
 
+RACE_TIMEOUT = 20  # seconds: a request that never reaches the gate fails the test, never hangs
+
+
 @pytest.mark.postgres_only
 async def test_the_database_decides_races_between_the_apis(
     api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With the overlap probe switched off only PostgreSQL's exclusion constraint stands between
-    the racing bookings of both APIs: still exactly one success, the rest 409 in each shape."""
+    """Both APIs' common bookings run on the driver path, whose insert on PostgreSQL makes no
+    probe: only the exclusion constraints stand between them. Five bookings of one slot (two
+    Calendar, three NexHealth; five patients, one provider) are held at that insert until all
+    have reached it, then let go together: exactly one is written, and each other one, refused
+    by the constraint and redone on the session path, is a 409 naming the winner in its API's
+    shape."""
     assert settings.async_database_url.startswith("postgresql")
     tele = await telehealth_clinic(api)
+    third = await _third_user(api, tele)
+    real = booking_sql.insert_if_free
+    racers = 5
+    barrier = asyncio.Barrier(racers)
+    arrived: list[int] = []
 
-    async def insert_without_probe(session: Any, values: dict[str, Any], **_: Any) -> int:
-        await asyncio.sleep(0.01)  # widen the race window
-        table = cast(Table, Appointment.__table__)
-        result = await session.execute(insert(table).values(values).returning(table.c.id))
-        new_id: int = result.scalar_one()
+    async def gated(conn: Any, values: dict[str, Any], *, provider_rule: str) -> int | None:
+        arrived.append(values["patient_id"])
+        if len(arrived) <= racers:
+            async with asyncio.timeout(RACE_TIMEOUT):
+                await barrier.wait()
+        new_id: int | None = await real(conn, values, provider_rule=provider_rule)
         return new_id
 
-    monkeypatch.setattr(appointments_repo, "insert_if_free", insert_without_probe)
-    results = await _race(api, tele, 22)
-    statuses = Counter(r.status_code for _, r in results)
-    assert statuses in ({200: 1, 409: 5}, {201: 1, 409: 5}), [r.text for _, r in results]
-    for calendar, response in results:
-        if response.status_code == 409 and calendar:
-            assert (
-                "is not available: it overlaps the provider's appointment"
-                in (response.json()["Message"])
+    monkeypatch.setattr(booking_sql, "insert_if_free", gated)
+    start = datetime.fromisoformat(f"{future_day(22).isoformat()}T15:00:00+00:00")
+    calendar = [body(tele, start.isoformat()), body(tele, start.isoformat(), UserId=third)]
+    tasks = [post(api, tele, b) for b in calendar] + [
+        api.client.post(nexhealth_url(tele), json=nexhealth_body(tele, start, i), headers=tele.auth)
+        for i in range(3)
+    ]
+    responses = await asyncio.gather(*(tasks[i] for i in (0, 2, 1, 3, 4)))
+    by_api = list(zip((True, False, True, False, False), responses, strict=True))
+    async with api.db.read() as session:
+        rows = (
+            await session.execute(
+                select(Appointment.id, Appointment.guid, Appointment.patient_id).where(
+                    Appointment.institution_id == tele.clinic.institution_id,
+                    Appointment.id != tele.ids["referred"],
+                )
             )
+        ).all()
+        third_patient = (
+            await session.execute(
+                select(PortalUser.self_patient_id).where(PortalUser.guid == third)
+            )
+        ).scalar_one()
+    assert third_patient is not None
+    # Every racer reached the insert: the two Calendar patients and the three NexHealth ones.
+    assert sorted(arrived) == sorted(
+        [tele.ids["guardian"], third_patient, *tele.clinic.patient_ids[:3]]
+    )
+    assert len(rows) == 1, rows
+    winner_id, winner_guid, winner_patient = rows[0]
+    assert winner_patient in arrived
+    won = [(cal, r) for cal, r in by_api if r.status_code != 409]
+    assert [(cal, r.status_code) for cal, r in won] in ([(True, 200)], [(False, 201)]), [
+        r.text for _, r in by_api
+    ]
+    local = start.astimezone(ZoneInfo("America/Chicago"))
+    offset = local.strftime("%z")
+    calendar_refusal = {
+        "Message": f"The time {local.strftime('%Y-%m-%dT%H:%M:%S.000')}{offset[:3]}:{offset[3:]} "
+        f"is not available: it overlaps the provider's appointment {winner_guid}."
+    }
+    message = f"the requested time overlaps the provider's appointment {winner_id}"
+    nexhealth_refusal = {
+        "code": False,
+        "description": message,
+        "error": [message],
+        "data": None,
+        "count": None,
+    }
+    for cal, response in by_api:
+        if response.status_code == 409:
+            assert response.json() == (calendar_refusal if cal else nexhealth_refusal)
     assert await active_count(api, tele.clinic.institution_id) == 1

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -194,17 +196,35 @@ async def test_accepted_spellings(api: Api) -> None:
     assert data["Duration"] == 15
 
 
+def shown(value: datetime, zone: ZoneInfo | None) -> str:
+    """An instant as the Calendar API writes it, worked out here: in ``zone`` with its offset
+    (``+HH:MM``), or in UTC with ``Z`` when ``zone`` is None; no trailing zeros of a fraction."""
+    local = value.astimezone(zone or UTC)
+    stamp = local.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".")
+    if zone is None:
+        return stamp + "Z"
+    offset = local.utcoffset()
+    assert offset is not None
+    minutes = offset // timedelta(minutes=1)
+    sign = "-" if minutes < 0 else "+"
+    return f"{stamp}{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+CHICAGO = ZoneInfo("America/Chicago")
+
+
 @pytest.mark.parametrize(
-    ("text", "local"),
+    ("text", "wall", "zone"),
     [
-        ("{day}T09:30:00", "{day}T09:30:00"),  # the provider's (Chicago) local time
-        ("{day}T09:30:00Z", None),
-        ("{day} 09:30:00.1234567+01:00", None),
-        ("{mdy} 09:30:00", "{day}T09:30:00"),
-        ("{mdy} 9:30 AM", "{day}T09:30:00"),
+        # The text, and the wall time and zone it names (None: the provider's, Chicago).
+        ("{day}T09:30:00", time(9, 30), None),
+        ("{day}T09:30:00Z", time(9, 30), UTC),
+        ("{day} 09:30:00.1234567+01:00", time(9, 30, 0, 123456), timezone(timedelta(hours=1))),
+        ("{mdy} 09:30:00", time(9, 30), None),
+        ("{mdy} 9:30 AM", time(9, 30), None),
     ],
 )
-async def test_date_formats(api: Api, text: str, local: str | None) -> None:
+async def test_date_formats(api: Api, text: str, wall: time, zone: tzinfo | None) -> None:
     tele = await telehealth_clinic(api)
     day = future_day()
     mdy = day.strftime("%m/%d/%Y")
@@ -212,17 +232,31 @@ async def test_date_formats(api: Api, text: str, local: str | None) -> None:
     response = await post(api, tele, body(tele, given))
     assert response.status_code == 200, response.text
     data = response.json()
-    assert data["DoctorTimeZone"] == "America/Chicago"
-    if local is not None:
-        assert data["AppointmentOn"].startswith(local.format(day=day.isoformat()))
-    assert data["AppointmentOnUTC"].endswith("Z")
+    start = datetime.combine(day, wall, zone or CHICAGO).astimezone(UTC)
+    end = start + timedelta(minutes=15)
+    assert (
+        data["AppointmentOn"],
+        data["FromDate"],
+        data["ToDate"],
+        data["AppointmentOnUTC"],
+        data["DoctorTimeZone"],
+    ) == (
+        shown(start, CHICAGO),
+        shown(start, CHICAGO),
+        shown(end, CHICAGO),
+        shown(start, None),
+        "America/Chicago",
+    )
+    async with api.db.read() as session:
+        row = (
+            await session.execute(select(Appointment).where(Appointment.guid == data["ID"]))
+        ).scalar_one()
+    assert (row.start_at, row.end_at) == (start, end)
 
 
 async def test_ms_json_date(api: Api) -> None:
     tele = await telehealth_clinic(api)
     day = future_day()
-    from datetime import UTC, datetime, time
-
     instant = datetime.combine(day, time(16, 0), tzinfo=UTC)
     ms = int(instant.timestamp() * 1000)
     response = await post(api, tele, body(tele, f"/Date({ms})/"))
