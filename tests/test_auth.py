@@ -340,5 +340,32 @@ async def test_an_admin_token_dies_with_the_admin_key_it_was_issued_for(
                 refused = await client.get("/institutions", headers=auth)
         assert refused.status_code == 401, admin_key
         assert refused.json()["description"] == (
-            "the admin API key this token was issued for has been replaced"
+            "the admin API key this token was issued for has been replaced or removed"
         )
+
+
+async def test_a_revoked_key_is_refused_without_reading_again(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Revocation is final: once a process has seen a key revoked, its tokens cost no read."""
+    from carebook.core.auth import Principal
+    from carebook.core.errors import Unauthorized
+    from carebook.core.tenancy import LiveKeys, revoke_api_key
+    from carebook.db.repositories import tenancy as repo
+
+    acme = await api.clinic("acme")
+    reads: list[int] = []
+    real = repo.api_key_is_live
+
+    async def counted(session: Any, key_id: int) -> bool:
+        reads.append(key_id)
+        return await real(session, key_id)
+
+    monkeypatch.setattr(repo, "api_key_is_live", counted)
+    key_id = (await api.db.write(lambda session: revoke_api_key(session, acme.api_key))).id
+    keys = LiveKeys(api.db)
+    principal = Principal(key_id=key_id, is_admin=False, institutions=(("acme", 1),))
+    for _ in range(3):
+        with pytest.raises(Unauthorized):
+            await keys.ensure_live(principal, now=1_000.0)
+    assert reads == [key_id]

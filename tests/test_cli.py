@@ -563,3 +563,48 @@ def test_keys_list_and_revoke(
 
     assert asyncio.run(authenticate(second_key)) == 401
     assert asyncio.run(authenticate(demo_key)) == 401
+    # The demo replaces its revoked key rather than print a dead one.
+    assert main(["demo"]) == 0
+    new_demo_key = next(
+        line.removeprefix("Demo API key: ")
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("Demo API key: ")
+    )
+    assert new_demo_key != demo_key
+    assert asyncio.run(authenticate(new_demo_key)) == 201
+    assert main(["keys", "revoke", "99999999999999999999"]) == 2  # no id: looked up as a key
+    assert capsys.readouterr().err == "carebook: API key 99999999… not found\n"
+
+
+def test_keys_commands_create_nothing_where_there_is_no_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CAREBOOK_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("CAREBOOK_DATABASE_URL", raising=False)
+    for arguments in (["keys", "list"], ["keys", "revoke", "1"]):
+        assert main(arguments) == 2
+        assert capsys.readouterr().err == (
+            "carebook: the database has no Carebook tables yet: run `carebook migrate` first\n"
+        )
+    assert not (tmp_path / "var" / "carebook.db").exists()
+
+
+def test_a_database_that_cannot_be_used_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not an outage, not a bug: a file that is no database, a login PostgreSQL refuses."""
+    monkeypatch.setenv("CAREBOOK_VAR_DIR", str(tmp_path / "var"))
+    not_a_database = tmp_path / "notes.db"
+    not_a_database.write_text("these are notes, not a database " * 10)
+    cases = [
+        (f"sqlite:///{not_a_database}", "file is not a database"),
+        ("postgresql://no_such_role_here@127.0.0.1:5432/test", 'role "no_such_role_here"'),
+    ]
+    for url, said in cases:
+        monkeypatch.setenv("CAREBOOK_DATABASE_URL", url)
+        for arguments in (["serve", "--port", str(_free_port())], ["migrate"], ["keys", "list"]):
+            assert main(arguments) == 2, (url, arguments)
+            err = capsys.readouterr().err
+            assert err.startswith(f"carebook: cannot use the database {url}: "), err
+            assert said in err
+            assert err.count("\n") == 1, err

@@ -141,6 +141,8 @@ def _keys_list(settings: Settings) -> None:
     from carebook.core.tenancy import list_api_keys
     from carebook.db.database import Database
 
+    check_migrated(settings)  # reads only: creates nothing where there is no database
+
     async def run() -> list[str]:
         db = Database(settings.async_database_url)
         try:
@@ -156,7 +158,7 @@ def _keys_list(settings: Settings) -> None:
                     "revoked" if key.revoked else "live",
                     key.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
                     ",".join(subdomains) or "-",
-                    key.name or "",
+                    " ".join((key.name or "").split()),  # a tab or newline would break columns
                 ]
             )
             for key, subdomains in keys
@@ -170,7 +172,11 @@ def _keys_revoke(settings: Settings, key: str) -> None:
     from carebook.core.tenancy import KEY_RECHECK_SECONDS, revoke_api_key
     from carebook.db.database import Database
 
-    named: int | str = int(key) if key.isascii() and key.isdigit() else key
+    check_migrated(settings)
+
+    # An id is a positive 64-bit integer; any other number names no key, as a key would not.
+    is_id = key.isascii() and key.isdigit() and 1 <= int(key) < 2**63
+    named: int | str = int(key) if is_id else key
 
     async def run() -> str:
         db = Database(settings.async_database_url)
@@ -354,6 +360,9 @@ def _plain(error: Exception, settings: Settings) -> str | None:
     cause = error.__cause__ if isinstance(error, Unavailable) else error
     if cause is not None and is_outage(cause):
         return f"cannot use the database {shown_url(settings.database_url)}: {cause}"
+    if cause is not None and _unusable(cause):
+        said = getattr(cause, "orig", None) or cause  # the driver's words, not the SQL
+        return f"cannot use the database {shown_url(settings.database_url)}: {said}"
     if isinstance(error, DomainError):
         return error.message
     text = str(error)
@@ -362,6 +371,17 @@ def _plain(error: Exception, settings: Settings) -> str | None:
     if isinstance(error, OSError | ValueError):
         return text
     return None
+
+
+def _unusable(error: BaseException) -> bool:
+    """A database the settings name but that cannot be used, for a reason an operator fixes
+    (not an outage, not a bug): PostgreSQL refusing the login (SQLSTATE class 28), or a file
+    at the SQLite path that is not a database."""
+    original = getattr(error, "orig", None) or error
+    code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    if isinstance(code, str) and code.startswith("28"):
+        return True
+    return "file is not a database" in str(original)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> None:

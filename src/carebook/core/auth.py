@@ -34,11 +34,16 @@ def keys_match(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
-def admin_key_mark(admin_key: str | None) -> str | None:
-    """What an admin token carries of the admin key it was issued for (a short digest, never
-    the key): a token of a replaced admin key, or one issued while there was an admin key when
-    there is none now, no longer verifies. Rotating the key revokes its tokens at once."""
-    return None if not admin_key else digest_key("admin-token:" + admin_key)[:16]
+def admin_key_mark(admin_key: str | None, secret: str) -> str | None:
+    """What an admin token carries of the admin key it was issued for: a MAC of the key under
+    the signing secret (the token's claims are readable by whoever holds it; a plain digest of
+    a chosen key could be guessed against offline). A token of a replaced admin key, or one
+    issued while there was an admin key when there is none now, no longer verifies: rotating
+    the key revokes its tokens at once."""
+    if not admin_key:
+        return None
+    mac = hmac.new(secret.encode(), b"admin-token:" + admin_key.encode(), hashlib.sha256)
+    return mac.hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,7 @@ def issue_token(
         "exp": int((now + ttl).timestamp()),
     }
     if principal.is_admin:
-        claims["akm"] = admin_key_mark(admin_key)
+        claims["akm"] = admin_key_mark(admin_key, secret)
     return jwt.encode(claims, secret, algorithm=TOKEN_ALGORITHM)
 
 
@@ -92,7 +97,8 @@ def read_token(
     """The principal a token names; raises ``Unauthorized`` if it is forged or expired, or an
     admin token of another admin key than ``admin_key``."""
     when = time.time() if now is None else now
-    return _verify(token, secret=secret, now=when, admin_mark=admin_key_mark(admin_key))[0]
+    mark = admin_key_mark(admin_key, secret)
+    return _verify(token, secret=secret, now=when, admin_mark=mark)[0]
 
 
 def _verify(
@@ -118,7 +124,9 @@ def _verify(
     if now >= expires:
         raise Unauthorized("the bearer token has expired; authenticate again")
     if principal.is_admin and (admin_mark is None or claims.get("akm") != admin_mark):
-        raise Unauthorized("the admin API key this token was issued for has been replaced")
+        raise Unauthorized(
+            "the admin API key this token was issued for has been replaced or removed"
+        )
     return principal, expires
 
 
@@ -134,7 +142,7 @@ class TokenCache:
         self, *, secret: str, admin_key: str | None = None, max_entries: int = 10_000
     ) -> None:
         self._secret = secret
-        self._admin_mark = admin_key_mark(admin_key)
+        self._admin_mark = admin_key_mark(admin_key, secret)
         self._max_entries = max_entries
         self._verified: dict[str, tuple[Principal, int]] = {}
 

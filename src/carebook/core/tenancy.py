@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,6 +72,9 @@ class LiveKeys:
         self._db = db
         self._recheck_seconds = recheck_seconds
         self._live_until: dict[int, float] = {}  # key id -> until when it is known live
+        # Revocation is final: a revoked key's tokens are refused without reading again (a
+        # client retrying one would otherwise cost a read per request).
+        self._revoked: dict[int, None] = {}
 
     async def ensure_live(self, principal: Principal, *, now: float) -> None:
         key_id = principal.key_id
@@ -79,14 +83,24 @@ class LiveKeys:
         until = self._live_until.get(key_id)
         if until is not None and now < until:
             return
-        async with self._db.read() as session:
-            live = await repo.api_key_is_live(session, key_id)
-        if not live:
-            self._live_until.pop(key_id, None)
-            raise Unauthorized("the API key this token was issued for has been revoked")
-        if len(self._live_until) >= 10_000:  # bounded: forget the oldest
-            self._live_until.pop(next(iter(self._live_until)))
-        self._live_until[key_id] = now + self._recheck_seconds
+        if key_id not in self._revoked:
+            async with self._db.read() as session:
+                live = await repo.api_key_is_live(session, key_id)
+            if live:
+                if key_id not in self._live_until:
+                    _forget_oldest(self._live_until)
+                self._live_until[key_id] = now + self._recheck_seconds
+                return
+            _forget_oldest(self._revoked)
+            self._revoked[key_id] = None
+        self._live_until.pop(key_id, None)
+        raise Unauthorized("the API key this token was issued for has been revoked")
+
+
+def _forget_oldest(entries: dict[int, Any], limit: int = 10_000) -> None:
+    """Make room for one more entry: the caches stay bounded, oldest entries go first."""
+    if len(entries) >= limit:
+        entries.pop(next(iter(entries)))
 
 
 async def list_api_keys(session: AsyncSession) -> list[tuple[ApiKey, list[str]]]:

@@ -312,9 +312,19 @@ async def _seed_appointments(session: AsyncSession, institution_id: int) -> None
     await session.flush()
 
 
+async def _revoked(db: Database, key: str) -> bool:
+    async with db.read() as session:
+        found = await tenancy_repo.api_key_by_digest(session, digest_key(key))
+    return found is not None and found[0].revoked
+
+
 async def load_demo(settings: Settings) -> DemoSummary:
     db = Database(settings.async_database_url)
     key = _demo_key(settings.var_dir)
+    if await _revoked(db, key):
+        # Revoked (`carebook keys revoke`): a new demo key, rather than print one that is dead.
+        (settings.var_dir / "demo_api_key").unlink(missing_ok=True)
+        key = _demo_key(settings.var_dir)
 
     async def work(session: AsyncSession) -> DemoSummary:
         # Runs racing on PostgreSQL would each see no demo yet and each create it.
