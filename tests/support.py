@@ -6,6 +6,7 @@ asserts goes through HTTP, plus reads of the database state where the test is ab
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -28,6 +29,34 @@ from carebook.db.tables import (
 )
 
 ADMIN_KEY = "admin-test-key-long-enough-for-the-32-character-rule"
+
+RACE_TIMEOUT = 20  # seconds: a request that never reaches the gate fails the test, never hangs
+
+
+def failure(message: str) -> dict[str, Any]:
+    """The NexHealth envelope of a refusal with one message."""
+    return {"code": False, "description": message, "error": [message], "data": None, "count": None}
+
+
+def gate(monkeypatch: Any, module: Any, racers: int, insert: Any = None) -> list[Any]:
+    """Replace ``module.insert_if_free`` (or run ``insert`` in its place) behind a barrier: the
+    first ``racers`` calls wait until all of them have arrived, so their inserts race for real;
+    later calls (a retry) pass straight through. Returns the patients of the calls, in order of
+    arrival."""
+    real = insert or module.insert_if_free
+    barrier = asyncio.Barrier(racers)
+    arrived: list[Any] = []
+
+    async def gated(conn: Any, values: dict[str, Any], *, provider_rule: str) -> int | None:
+        arrived.append(values["patient_id"])
+        if len(arrived) <= racers:
+            async with asyncio.timeout(RACE_TIMEOUT):
+                await barrier.wait()
+        new_id: int | None = await real(conn, values, provider_rule=provider_rule)
+        return new_id
+
+    monkeypatch.setattr(module, "insert_if_free", gated)
+    return arrived
 
 
 @dataclass

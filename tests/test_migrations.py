@@ -66,20 +66,24 @@ def _machine_zone() -> str | None:
 
 async def _at_0002_with_zones(url: str, zones: dict[str, str]) -> None:
     """A database migrated to 0002 (before zones came from tzdata only) holding ``zones``."""
-    import asyncio
-
-    from alembic import command
-
-    await asyncio.to_thread(command.upgrade, alembic_config(url), "0002")
+    await _upgrade(url, "0002")
     await _store_zones(url, zones)
 
 
-async def _upgrade_to_head(url: str) -> None:
+async def _upgrade(url: str, revision: str = "head") -> None:
     import asyncio
 
     from alembic import command
 
-    await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+    await asyncio.to_thread(command.upgrade, alembic_config(url), revision)
+
+
+async def _downgrade(url: str, revision: str) -> None:
+    import asyncio
+
+    from alembic import command
+
+    await asyncio.to_thread(command.downgrade, alembic_config(url), revision)
 
 
 async def _store_zones(url: str, zones: dict[str, str]) -> None:
@@ -118,17 +122,8 @@ async def _store_zones(url: str, zones: dict[str, str]) -> None:
 
 
 async def _stored_zones(url: str) -> dict[str, str]:
-    from sqlalchemy import text
-
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as connection:
-            return {
-                table: (await connection.execute(text(f"SELECT tz FROM {table}"))).scalar_one()
-                for table in ("locations", "providers", "patients", "portal_users")
-            }
-    finally:
-        await engine.dispose()
+    tables = ("locations", "providers", "patients", "portal_users")
+    return {table: (await _fetch(url, f"SELECT tz FROM {table}"))[0][0] for table in tables}
 
 
 async def test_legacy_zone_names_are_renamed_to_the_iana_zones_they_stood_for(
@@ -143,7 +138,7 @@ async def test_legacy_zone_names_are_renamed_to_the_iana_zones_they_stood_for(
         "portal_users": "localtime" if _machine_zone() else "America/Chicago",
     }
     await _at_0002_with_zones(url, legacy)
-    await _upgrade_to_head(url)
+    await _upgrade(url)
     assert await _stored_zones(url) == {
         "locations": "America/New_York",
         "providers": "Europe/Berlin",
@@ -164,7 +159,7 @@ async def test_a_stored_zone_that_is_no_zone_stops_the_migration_naming_it(
     }
     await _at_0002_with_zones(url, zones)
     with pytest.raises(RuntimeError) as stopped:
-        await _upgrade_to_head(url)
+        await _upgrade(url)
     assert str(stopped.value) == (
         "stored zones that are not IANA zones: locations.tz = 'Mars/Base', "
         "patients.tz = 'right/Nowhere'; set them to IANA zone names (for example "
@@ -285,17 +280,13 @@ async def test_0004_keeps_every_row_and_link_and_stores_empty_json_as_null(
 ) -> None:
     """Rows written before 0004 (a working hour with its appointment types, a closure, JSON
     'null' texts) come through it whole; on SQLite the two tables no longer reuse ids."""
-    import asyncio
-
-    from alembic import command
-
     url = scratch_url
-    await asyncio.to_thread(command.upgrade, alembic_config(url), "0003")
+    await _upgrade(url, "0003")
     await _store_hours_and_closure(url)
     # What the ORM wrote for None before 0004: the JSON text 'null'.
     null = "'null'::json" if url.startswith("postgresql") else "'null'"
     await _execute(url, f"UPDATE working_hours SET days = {null}")
-    await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+    await _upgrade(url)
 
     assert await _fetch(url, "SELECT id, days IS NULL FROM working_hours") == [(7, True)]
     assert await _fetch(url, "SELECT * FROM working_hour_appointment_types") == [(7, 1)]
@@ -316,7 +307,7 @@ async def test_0004_keeps_every_row_and_link_and_stores_empty_json_as_null(
             "'location_closures')",
         )
         assert all("PRIMARY KEY AUTOINCREMENT" in sql for _, sql in schema), schema
-    await asyncio.to_thread(command.downgrade, alembic_config(url), "0003")
+    await _downgrade(url, "0003")
     assert await _fetch(url, "SELECT * FROM working_hour_appointment_types") == [(7, 1)]
-    await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+    await _upgrade(url)
     assert await _fetch(url, "SELECT * FROM working_hour_appointment_types") == [(7, 1)]

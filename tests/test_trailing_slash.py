@@ -11,14 +11,13 @@ from sqlalchemy import func, select
 
 from carebook.db.tables import Appointment, Provider
 from tests.calendar.helpers import URL, body, future_day, telehealth_clinic
-from tests.support import Api, future, iso_z
+from tests.support import Api, failure, future, iso_z
 
 pytestmark = pytest.mark.anyio
 
 
 def not_found(method: str, path: str) -> dict[str, object]:
-    message = f"no route for {method} {path}"
-    return {"code": False, "description": message, "error": [message], "data": None, "count": None}
+    return failure(f"no route for {method} {path}")
 
 
 async def count(api: Api, table: type[Any]) -> int:

@@ -9,14 +9,20 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from pydantic import ValidationError
 
 from carebook.config import Settings, make_private_dir
 from carebook.core.errors import DomainError, Unavailable
+
+if TYPE_CHECKING:  # imported where used: the CLI starts without loading the database layer
+    from carebook.db.database import Database
+    from carebook.db.tables import ApiKey
+
+T = TypeVar("T")
 
 NOT_MIGRATED = "the database has no Carebook tables yet: run `carebook migrate` first"
 # What a shell reports for a command killed by SIGPIPE (128 + 13), as `yes | head -1` is.
@@ -119,77 +125,71 @@ def _demo(settings: Settings, host: str, port: int) -> None:
     _say(summary.describe(host=host, port=port))
 
 
-def _keys_create(settings: Settings, subdomains: list[str], name: str | None) -> None:
-    from carebook.core.tenancy import create_api_key
+def _with_database(settings: Settings, use: Callable[[Database], Awaitable[T]]) -> T:
+    """Run ``use`` on a database of ``settings``, closed after it, to its result."""
     from carebook.db.database import Database
 
-    _create_private_sqlite_file(settings)
-
-    async def run() -> str:
+    async def run() -> T:
         db = Database(settings.async_database_url)
         try:
-            return await db.write(
-                lambda session: create_api_key(session, subdomains=subdomains, name=name)
-            )
+            return await use(db)
         finally:
             await db.dispose()
 
-    _say(asyncio.run(run()))
+    return asyncio.run(run())
+
+
+def _keys_create(settings: Settings, subdomains: list[str], name: str | None) -> None:
+    from carebook.core.tenancy import create_api_key
+
+    _create_private_sqlite_file(settings)
+    key = _with_database(
+        settings,
+        lambda db: db.write(
+            lambda session: create_api_key(session, subdomains=subdomains, name=name)
+        ),
+    )
+    _say(key)
 
 
 def _keys_list(settings: Settings) -> None:
     from carebook.core.tenancy import list_api_keys
-    from carebook.db.database import Database
 
     check_migrated(settings)  # reads only: creates nothing where there is no database
 
-    async def run() -> list[str]:
-        db = Database(settings.async_database_url)
-        try:
-            async with db.read() as session:
-                keys = await list_api_keys(session)
-        finally:
-            await db.dispose()
-        return [
-            "\t".join(
-                [
-                    str(key.id),
-                    f"{key.prefix}…",
-                    "revoked" if key.revoked else "live",
-                    key.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    ",".join(subdomains) or "-",
-                    " ".join((key.name or "").split()),  # a tab or newline would break columns
-                ]
-            )
-            for key, subdomains in keys
-        ]
+    async def listed(db: Database) -> list[tuple[ApiKey, list[str]]]:
+        async with db.read() as session:
+            return await list_api_keys(session)
 
-    lines = asyncio.run(run())
+    lines = [
+        "\t".join(
+            [
+                str(key.id),
+                f"{key.prefix}…",
+                "revoked" if key.revoked else "live",
+                key.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                ",".join(subdomains) or "-",
+                " ".join((key.name or "").split()),  # a tab or newline would break columns
+            ]
+        )
+        for key, subdomains in _with_database(settings, listed)
+    ]
     _say("\n".join(["id\tprefix\tstate\tcreated\tsubdomains\tname", *lines]))
 
 
 def _keys_revoke(settings: Settings, key: str) -> None:
     from carebook.core.tenancy import KEY_RECHECK_SECONDS, revoke_api_key
-    from carebook.db.database import Database
 
     check_migrated(settings)
-
     # An id is a positive 64-bit integer; any other number names no key, as a key would not.
     is_id = key.isascii() and key.isdigit() and 1 <= int(key) < 2**63
     named: int | str = int(key) if is_id else key
-
-    async def run() -> str:
-        db = Database(settings.async_database_url)
-        try:
-            revoked = await db.write(lambda session: revoke_api_key(session, named))
-        finally:
-            await db.dispose()
-        return f"{revoked.id}\t{revoked.prefix}…"
-
-    shown = asyncio.run(run())
+    revoked = _with_database(
+        settings, lambda db: db.write(lambda session: revoke_api_key(session, named))
+    )
     _say(
-        f"revoked {shown}: it no longer authenticates, and the tokens it was traded for stop "
-        f"working within {KEY_RECHECK_SECONDS:g} seconds"
+        f"revoked {revoked.id}\t{revoked.prefix}…: it no longer authenticates, and the tokens "
+        f"it was traded for stop working within {KEY_RECHECK_SECONDS:g} seconds"
     )
 
 

@@ -22,7 +22,7 @@ from carebook.config import Settings
 from carebook.db.repositories import appointments as appointments_repo
 from carebook.db.repositories import booking_sql
 from carebook.db.tables import Appointment, Location
-from tests.support import Api, Clinic, future, iso_z
+from tests.support import Api, Clinic, failure, future, gate, iso_z
 
 pytestmark = pytest.mark.anyio
 
@@ -36,11 +36,6 @@ def body_for(clinic: Clinic, start: Any, patient_index: int) -> dict[str, Any]:
             "end_time": iso_z(start + timedelta(minutes=30)),
         }
     }
-
-
-def failure(message: str) -> dict[str, Any]:
-    """The envelope of a refusal."""
-    return {"code": False, "description": message, "error": [message], "data": None, "count": None}
 
 
 async def stored_ids(api: Api, institution_id: int) -> list[int]:
@@ -86,32 +81,6 @@ async def test_concurrent_requests_for_one_slot_give_exactly_one_booking(api: Ap
     refused = failure(f"the requested time overlaps the provider's appointment {winner}")
     assert [r.json() for r in responses if r.status_code == 409] == [refused] * 11
     assert await stored_ids(api, clinic.institution_id) == [winner]
-
-
-RACE_TIMEOUT = 20  # seconds: a request that never reaches the gate fails the test, never hangs
-
-
-def gate(
-    monkeypatch: pytest.MonkeyPatch, module: Any, racers: int, insert: Any = None
-) -> list[Any]:
-    """Replace ``module.insert_if_free`` (or run ``insert`` in its place) behind a barrier: the
-    first ``racers`` calls wait until all of them have arrived, so their inserts race for real;
-    later calls (a retry) pass straight through. Returns the patients of the calls, in order of
-    arrival."""
-    real = insert or module.insert_if_free
-    barrier = asyncio.Barrier(racers)
-    arrived: list[Any] = []
-
-    async def gated(conn: Any, values: dict[str, Any], *, provider_rule: str) -> int | None:
-        arrived.append(values["patient_id"])
-        if len(arrived) <= racers:
-            async with asyncio.timeout(RACE_TIMEOUT):
-                await barrier.wait()
-        new_id: int | None = await real(conn, values, provider_rule=provider_rule)
-        return new_id
-
-    monkeypatch.setattr(module, "insert_if_free", gated)
-    return arrived
 
 
 @pytest.mark.postgres_only

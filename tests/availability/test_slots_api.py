@@ -21,7 +21,7 @@ from tests.availability.helpers import (
     slots,
     times,
 )
-from tests.support import Api, Clinic, iso_z, next_dst_change
+from tests.support import Api, Clinic, failure, iso_z, next_dst_change
 
 pytestmark = pytest.mark.anyio
 
@@ -636,11 +636,6 @@ async def test_no_slots_without_hours_or_where_booking_would_fail(api: Api) -> N
 
 def appt_url(clinic: Clinic, location_id: int) -> str:
     return f"/appointments?subdomain={clinic.subdomain}&location_id={location_id}"
-
-
-def failure(message: str) -> dict[str, Any]:
-    """The envelope of a refusal."""
-    return {"code": False, "description": message, "error": [message], "data": None, "count": None}
 
 
 async def stored_ids(api: Api, clinic: Clinic) -> list[int]:

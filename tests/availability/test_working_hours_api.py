@@ -11,14 +11,9 @@ from sqlalchemy import func, select
 from carebook.core.availability import hours
 from carebook.db.tables import WorkingHour, WorkingHourAppointmentType
 from tests.availability.helpers import WEEKDAYS, wh_body
-from tests.support import Api, Clinic
+from tests.support import Api, Clinic, failure
 
 pytestmark = pytest.mark.anyio
-
-
-def failure(message: str) -> dict[str, Any]:
-    """The envelope of a refusal."""
-    return {"code": False, "description": message, "error": [message], "data": None, "count": None}
 
 
 def wh_url(clinic: Clinic, location_id: int | None = None, path: str = "/working_hours") -> str:

@@ -15,7 +15,7 @@ from carebook.config import Settings
 from carebook.db.repositories import booking_sql
 from carebook.db.tables import Appointment, Patient, PortalUser
 from tests.calendar.helpers import Tele, body, future_day, post, telehealth_clinic
-from tests.support import Api, iso_z
+from tests.support import Api, gate, iso_z
 
 pytestmark = pytest.mark.anyio
 
@@ -215,9 +215,6 @@ async def test_concurrent_bookings_through_both_apis_give_one_success(
     assert await active_count(api, tele.clinic.institution_id) == 1
 
 
-RACE_TIMEOUT = 20  # seconds: a request that never reaches the gate fails the test, never hangs
-
-
 @pytest.mark.postgres_only
 async def test_the_database_decides_races_between_the_apis(
     api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
@@ -231,20 +228,8 @@ async def test_the_database_decides_races_between_the_apis(
     assert settings.async_database_url.startswith("postgresql")
     tele = await telehealth_clinic(api)
     third = await _third_user(api, tele)
-    real = booking_sql.insert_if_free
     racers = 5
-    barrier = asyncio.Barrier(racers)
-    arrived: list[int] = []
-
-    async def gated(conn: Any, values: dict[str, Any], *, provider_rule: str) -> int | None:
-        arrived.append(values["patient_id"])
-        if len(arrived) <= racers:
-            async with asyncio.timeout(RACE_TIMEOUT):
-                await barrier.wait()
-        new_id: int | None = await real(conn, values, provider_rule=provider_rule)
-        return new_id
-
-    monkeypatch.setattr(booking_sql, "insert_if_free", gated)
+    arrived = gate(monkeypatch, booking_sql, racers)
     start = datetime.fromisoformat(f"{future_day(22).isoformat()}T15:00:00+00:00")
     calendar = [body(tele, start.isoformat()), body(tele, start.isoformat(), UserId=third)]
     tasks = [post(api, tele, b) for b in calendar] + [

@@ -45,9 +45,13 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 """A record id in a request body."""
 
 
+def _nul_error() -> PydanticCustomError:
+    return PydanticCustomError("nul_character", "must not contain NUL characters")
+
+
 def no_nul(value: str) -> str:
     if "\x00" in value:
-        raise PydanticCustomError("nul_character", "must not contain NUL characters")
+        raise _nul_error()
     return value
 
 
@@ -76,7 +80,7 @@ def text_error(text: str) -> PydanticCustomError | None:
     (PostgreSQL's text refuses it) or a lone surrogate (no UTF-8 encoder writes one; Python's
     JSON parser reads ``"\\ud800"`` as one)."""
     if "\x00" in text:
-        return PydanticCustomError("nul_character", "must not contain NUL characters")
+        return _nul_error()
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
