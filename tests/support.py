@@ -47,13 +47,12 @@ def gate(monkeypatch: Any, module: Any, racers: int, insert: Any = None) -> list
     barrier = asyncio.Barrier(racers)
     arrived: list[Any] = []
 
-    async def gated(conn: Any, values: dict[str, Any], *, provider_rule: str) -> int | None:
+    async def gated(conn: Any, values: dict[str, Any], **options: Any) -> Any:
         arrived.append(values["patient_id"])
         if len(arrived) <= racers:
             async with asyncio.timeout(RACE_TIMEOUT):
                 await barrier.wait()
-        new_id: int | None = await real(conn, values, provider_rule=provider_rule)
-        return new_id
+        return await real(conn, values, **options)
 
     monkeypatch.setattr(module, "insert_if_free", gated)
     return arrived

@@ -58,6 +58,13 @@ def comparable(context: BookingContext) -> dict[str, Any]:
     }
 
 
+async def load_context(
+    conn: DriverConnection, known: booking_sql.KnownRecords | None, keys: dict[str, Any]
+) -> BookingContext:
+    read = await booking_sql.load_booking_context(conn, known, **keys)
+    return read.context(known, keys["operatory_id"])
+
+
 async def both(api: Api, clinic: Clinic, **given: Any) -> tuple[BookingContext, BookingContext]:
     """(the full context, the facts about the full context's own records) for ``given``."""
     keys: dict[str, Any] = {
@@ -73,7 +80,7 @@ async def both(api: Api, clinic: Clinic, **given: Any) -> tuple[BookingContext, 
     }
 
     async def load(conn: DriverConnection) -> tuple[BookingContext, BookingContext]:
-        full = await booking_sql.load_booking_context(conn, **keys)
+        full = await load_context(conn, None, keys)
         assert full.location is not None
         known = booking_sql.KnownRecords(
             location=full.location,
@@ -82,7 +89,7 @@ async def both(api: Api, clinic: Clinic, **given: Any) -> tuple[BookingContext, 
             operatories={full.operatory.id: full.operatory} if full.operatory else {},
             appointment_type=full.appointment_type,
         )
-        facts = await booking_sql.load_booking_context(conn, known, **keys)
+        facts = await load_context(conn, known, keys)
         return full, facts
 
     return await api.db.read_driver(load)
@@ -216,7 +223,7 @@ async def test_a_held_record_gone_since_is_not_found(api: Api) -> None:
     }
 
     async def load(conn: DriverConnection) -> tuple[BookingContext, BookingContext]:
-        full = await booking_sql.load_booking_context(conn, **keys)
+        full = await load_context(conn, None, keys)
         assert full.location is not None
         assert full.operatory is not None
         return full, BookingContext(None, None, False, None, None, None)
@@ -239,7 +246,7 @@ async def test_a_held_record_gone_since_is_not_found(api: Api) -> None:
             operatories={full.operatory.id: full.operatory},
             appointment_type=full.appointment_type,
         )
-        return await booking_sql.load_booking_context(conn, known, **keys)
+        return await load_context(conn, known, keys)
 
     facts = await api.db.read_driver(facts_of)
     assert facts.operatory is None
@@ -253,9 +260,10 @@ async def test_a_held_record_gone_since_is_not_found(api: Api) -> None:
         assert full.location is not None
         known = booking_sql.KnownRecords(full.location, None, None, {}, None)
         return (
-            await booking_sql.load_booking_context(conn, **gone),
-            await booking_sql.load_booking_context(conn, known, **gone),
+            await load_context(conn, None, gone),
+            await load_context(conn, known, gone),
         )
 
     unknown_full, unknown_facts = await api.db.read_driver(none_of)
-    assert unknown_full == unknown_facts == BookingContext(None, None, False, None, None, None)
+    assert unknown_full == unknown_facts
+    assert unknown_full.location is None

@@ -29,12 +29,14 @@ from carebook.core.availability.enforcement import (
 )
 from carebook.core.errors import (
     Clash,
+    DomainError,
     FieldError,
     InvalidInput,
     NotFound,
     SlotTaken,
 )
 from carebook.core.time import format_local, to_utc, utc_now, zone
+from carebook.db.context_cache import ContextCache
 from carebook.db.database import (
     EXCLUSION_VIOLATION,
     Database,
@@ -530,16 +532,61 @@ def _fast(request: BookingRequest) -> bool:
     )
 
 
-async def _book_fast(conn: DriverConnection, request: BookingRequest) -> AppointmentRecord:
+async def _book_fast(
+    conn: DriverConnection, request: BookingRequest, kept: ContextCache[booking_sql.ContextRead]
+) -> AppointmentRecord:
     """:func:`_book_in` for the common case, on the driver's connection: the same rules in the
     same order: the context query, the provider's working hours and the location's closures
     when it says there are any (the same reads and decisions as ``ensure_bookable_time``), and
     the guarded insert. A clash to name raises ``NeedsSession`` before anything is written, and
-    :func:`_book_in` decides it."""
+    :func:`_book_in` decides it.
+
+    The context may be one this process read for an earlier booking (``kept``): the insert
+    then books only while the institution's reference data is as it was read. Everything else
+    (a refusal, a stale read, a clash) is decided again on a fresh read, so no answer but a
+    booking ever comes from a kept one."""
     now = utc_now()
-    errors = _check_shape(request)
     known = request.known if request.known is not None and _knows(request.known, request) else None
-    context = await booking_sql.load_booking_context(conn, known, **_context_keys(request, now))
+    keys = _context_keys(request, now)
+    key = (
+        request.location_id,
+        request.provider_id,
+        request.patient_id,
+        request.operatory_id,
+        request.appointment_type_id,
+        keys["around"],
+        known is None,
+    )
+    read = kept.get(request.institution_id, key)
+    if read is not None:
+        try:
+            return await _book_from(conn, request, known, read, now)
+        except DomainError:
+            pass  # perhaps only because the read is old: decided below on a fresh one
+        except NeedsSession:
+            # Something in the way, or the reference data changed since: only the latter
+            # makes the kept reads useless.
+            if (
+                await booking_sql.current_reference_version(conn, request.institution_id)
+                == read.version
+            ):
+                raise
+            kept.forget(request.institution_id)
+    read = await booking_sql.load_booking_context(conn, known, **keys)
+    record = await _book_from(conn, request, known, read, now)
+    kept.put(request.institution_id, key, read)
+    return record
+
+
+async def _book_from(
+    conn: DriverConnection,
+    request: BookingRequest,
+    known: booking_sql.KnownRecords | None,
+    read: booking_sql.ContextRead,
+    now: datetime,
+) -> AppointmentRecord:
+    context = read.context(known, request.operatory_id)
+    errors = _check_shape(request)
     errors.extend(_reference_errors(request, context))
     if errors:
         raise InvalidInput(errors)
@@ -580,23 +627,21 @@ async def _book_fast(conn: DriverConnection, request: BookingRequest) -> Appoint
                 has_hours=True,
             )
     # No guardian booking comes here (``_fast``): the patient booked is the one the context
-    # query was asked about.
-    values = _values(
-        request,
-        context,
-        context.patient,
-        None,
-        start,
-        end,
-        now,
-        past_patient=context.patient_has_past_appointment,
-    )
+    # query was asked about. Whether they were seen before, the insert decides.
+    values = _values(request, context, context.patient, None, start, end, now, past_patient=False)
     provider_rule = repo.provider_mode(
         unavailable=request.unavailable, provider_exclusive=values["provider_exclusive"]
     )
-    appointment_id = await booking_sql.insert_if_free(conn, values, provider_rule=provider_rule)
-    if appointment_id is None:
+    inserted = await booking_sql.insert_if_free(
+        conn,
+        values,
+        provider_rule=provider_rule,
+        reference_version=read.version,
+        now=now,
+    )
+    if inserted is None:
         raise NeedsSession  # something is in the way: the session path names the clash
+    appointment_id, values["is_past_patient"] = inserted
     return AppointmentRecord(
         appointment=booking_sql.new_appointment(appointment_id, values),
         location=location,
@@ -619,7 +664,9 @@ async def book(db: Database, request: BookingRequest) -> AppointmentRecord:
     try:
         if _fast(request):
             try:
-                return await db.write_driver(lambda conn: _book_fast(conn, request))
+                return await db.write_driver(
+                    lambda conn: _book_fast(conn, request, db.booking_contexts)
+                )
             except NeedsSession:
                 pass
         return await db.write(lambda session: _book_in(session, request))

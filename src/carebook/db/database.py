@@ -18,7 +18,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from asyncpg import exceptions as asyncpg_errors
 from sqlalchemy import Dialect, event
@@ -35,7 +35,11 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util import greenlet_spawn
 
 from carebook.core.errors import Unavailable
+from carebook.db.context_cache import ContextCache
 from carebook.db.sqlite_inline import BUSY_TIMEOUT_MS, inline_creator
+
+if TYPE_CHECKING:  # (booking_sql imports this module)
+    from carebook.db.repositories.booking_sql import ContextRead
 
 logger = logging.getLogger("carebook.db")
 
@@ -310,6 +314,8 @@ class Database:
         # SQLite: the driver-level writer's own connection (used only under the write lock).
         self._sqlite_driver: _SqliteDriver | None = None
         self._checkpointer: WalCheckpointer | None = None
+        # The booking contexts this process read, to book from again while still current.
+        self.booking_contexts: ContextCache[ContextRead] = ContextCache()
 
     @property
     def dialect(self) -> str:

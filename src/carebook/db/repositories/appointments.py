@@ -39,6 +39,7 @@ from carebook.db.tables import (
     Procedure,
     Provider,
     ProviderLocation,
+    ReferenceVersion,
     WorkingHour,
 )
 from carebook.db.tables.availability import LocationClosure
@@ -69,6 +70,8 @@ class BookingContext:
     # The provider's active hours at the location that can apply near the booking, when the
     # context query read them too (the driver path); None when they are to be read apart.
     provider_hours: list[HoursRow] | None = None
+    # The institution's reference version in the same snapshot (tables.ReferenceVersion).
+    reference_version: int = 0
 
 
 def _seen_before() -> Any:
@@ -87,11 +90,26 @@ def _seen_before() -> Any:
     )
 
 
+def reference_version() -> Any:
+    """The institution's reference version (0 before its first change)."""
+    stored = (
+        select(ReferenceVersion.version)
+        .where(ReferenceVersion.institution_id == bindparam("institution_id"))
+        .scalar_subquery()
+    )
+    return func.coalesce(stored, 0)
+
+
+# The columns that follow the five records in the context query: four flags and the version.
+CONTEXT_FACTS = 5
+
+
 def context_query(*entities: Any) -> Any:
     """Built once: the location, outer-joined to each referenced record by (institution, id).
 
     ``entities`` are what is selected for the five records (the ORM classes, or their columns
-    for :mod:`carebook.db.repositories.booking_sql`), followed by four flags.
+    for :mod:`carebook.db.repositories.booking_sql`), followed by four flags and the
+    institution's reference version (:data:`CONTEXT_FACTS` columns).
 
     Absent ids are bound as 0 (no row has id 0), so one statement serves every booking and
     SQLAlchemy compiles it once.
@@ -133,6 +151,7 @@ def context_query(*entities: Any) -> Any:
             seen_before,
             closed_near,
             has_hours,
+            reference_version(),
         )
         .select_from(Location)
         .outerjoin(
@@ -246,6 +265,7 @@ def context_of(
     past: Any,
     closed: Any,
     hours: Any,
+    version: Any,
 ) -> BookingContext:
     return BookingContext(
         location,
@@ -257,6 +277,7 @@ def context_of(
         patient_has_past_appointment=bool(past) and patient is not None,
         closures_near=bool(closed),
         has_working_hours=bool(hours),
+        reference_version=int(version),
     )
 
 
@@ -319,12 +340,20 @@ def _overlap_query(operatory: bool, patient: bool, provider: str | None, exclude
 
 
 @lru_cache(maxsize=32)
-def guarded_insert(operatory: bool, patient: bool, provider: str | None) -> Any:
+def guarded_insert(
+    operatory: bool, patient: bool, provider: str | None, *, versioned: bool = False
+) -> Any:
     """``INSERT … SELECT <values> WHERE NOT EXISTS (<overlap>) RETURNING id``, built once per
     combination of resources: the overlap probe and the insert in one statement.
 
     The probe's parameters are the new row's own (``operatory_id``, ``start_at``…), plus
     ``earliest_start`` for the bounded index range.
+
+    ``versioned`` (the driver path, whose booking context may be one its process kept): the
+    row is inserted only while the institution's reference version is ``reference_version``,
+    the one that context was read at, and ``is_past_patient`` is decided by the statement
+    itself as of ``now`` (that changes with every booking and with the clock, so it is never
+    kept); it answers ``(id, is_past_patient)``.
     """
     columns = [column for column in _APPOINTMENTS.c if column.key != "id"]
     existing = Appointment.__table__.alias("existing")
@@ -356,13 +385,24 @@ def guarded_insert(operatory: bool, patient: bool, provider: str | None) -> Any:
         .exists()
         for match in matches
     ]
-    values = select(*[bindparam(column.key, type_=column.type) for column in columns])
+    selected = [
+        _seen_before()
+        if versioned and column.key == "is_past_patient"
+        else bindparam(column.key, type_=column.type)
+        for column in columns
+    ]
+    values = select(*selected)
     if clashes:
         values = values.where(*[~clash for clash in clashes])
+    if versioned:
+        values = values.where(reference_version() == bindparam("reference_version"))
+    returning = [_APPOINTMENTS.c.id]
+    if versioned:
+        returning.append(_APPOINTMENTS.c.is_past_patient)
     return (
         insert(_APPOINTMENTS)
         .from_select([column.key for column in columns], values)
-        .returning(_APPOINTMENTS.c.id)
+        .returning(*returning)
     )
 
 

@@ -15,19 +15,21 @@ from datetime import date, datetime
 from operator import itemgetter
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Date, Dialect, and_, bindparam, inspect, or_, true
+from sqlalchemy import Date, Dialect, and_, bindparam, inspect, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapper
 
 from carebook.db.database import EXCLUSION_VIOLATION, DriverConnection, sqlstate_of
 from carebook.db.repositories.appointments import (
     CONTEXT_ENTITIES,
+    CONTEXT_FACTS,
     MAX_APPOINTMENT_LENGTH,
     BookingContext,
     context_of,
     context_params,
     context_query,
     guarded_insert,
+    reference_version,
 )
 from carebook.db.repositories.availability import (
     ZONE_AND_CLOSURES,
@@ -168,7 +170,7 @@ def _entity(model: type[Any], dialect: Dialect, offset: int) -> tuple[_Entity, l
 class _Compiled:
     context: _Statement
     entities: tuple[_Entity, _Entity, _Entity, _Entity, _Entity]
-    flags_at: int
+    facts_at: int
     hour_in_context: _Entity
     # The same statement selecting only the five records' ids: what load_booking_context
     # reads when the caller holds the records.
@@ -177,6 +179,7 @@ class _Compiled:
     inserts: dict[tuple[bool, bool, str | None], _Statement]
     closures: _Statement
     closures_processors: tuple[_Processor, ...]
+    version: _Statement
 
 
 def context_with_hours(columns: Sequence[Any], hour_columns: Sequence[Any]) -> Any:
@@ -227,11 +230,11 @@ def _for(dialect: Dialect) -> _Compiled:
         a, b, c, d, e = entities
         _, hour_columns = _entity(WorkingHour, dialect, 0)
         # The provider's hours ride along with the context (one round trip fewer): their
-        # columns follow the context's four flags, then the hour's appointment type id.
-        hour_in_context, _ = _entity(WorkingHour, dialect, len(columns) + 4)
+        # columns follow the context's facts, then the hour's appointment type id.
+        hour_in_context, _ = _entity(WorkingHour, dialect, len(columns) + CONTEXT_FACTS)
         context = _compile(context_with_hours(columns, hour_columns), dialect)
         ids = [model.id for model in CONTEXT_ENTITIES]
-        hour_in_facts, _ = _entity(WorkingHour, dialect, len(ids) + 4)
+        hour_in_facts, _ = _entity(WorkingHour, dialect, len(ids) + CONTEXT_FACTS)
         compiled = _Compiled(
             context,
             (a, b, c, d, e),
@@ -245,6 +248,7 @@ def _for(dialect: Dialect) -> _Compiled:
                 result_processor(column.type, dialect)
                 for column in ZONE_AND_CLOSURES.selected_columns
             ),
+            _compile(select(reference_version()), dialect),
         )
         _BY_DIALECT[key] = compiled
     return compiled
@@ -262,6 +266,31 @@ class KnownRecords:
     appointment_type: AppointmentType | None
 
 
+@dataclass(frozen=True)
+class ContextRead:
+    """What the context statement read, in a form that can be kept (``context_cache``) and
+    made into a :class:`BookingContext` again for each booking."""
+
+    found: tuple[Any, ...]  # the five records; with known records, the ids found
+    facts: tuple[Any, ...]  # the four flags and the reference version
+    hours: list[HoursRow]
+
+    @property
+    def version(self) -> int:
+        return int(self.facts[-1])
+
+    def context(self, known: KnownRecords | None, operatory_id: int | None) -> BookingContext:
+        """The context, with ``known``'s records where their ids were found (as read with
+        them: the facts statement)."""
+        records = self.found if known is None else _still_there(known, self.found, operatory_id)
+        context = context_of(*records, *self.facts)
+        context.provider_hours = self.hours
+        return context
+
+
+_NOTHING_FOUND = ContextRead((None,) * len(CONTEXT_ENTITIES), (False,) * 4 + (0,), [])
+
+
 async def load_booking_context(
     conn: DriverConnection,
     known: KnownRecords | None = None,
@@ -274,12 +303,12 @@ async def load_booking_context(
     appointment_type_id: int | None,
     now: datetime,
     around: date,
-) -> BookingContext:
+) -> ContextRead:
     """:func:`appointments.load_booking_context` on the driver's connection.
 
     With ``known`` (records the caller already holds, the request's own) the same statement
     selects only the records' ids (whether each is still there) with the flags and working
-    hours, so their columns are not read and converted a second time; the context carries
+    hours, so their columns are not read and converted a second time; its context carries
     ``known``'s records where the ids are found."""
     compiled = _for(conn.dialect)
     statement, hour = (
@@ -299,28 +328,37 @@ async def load_booking_context(
     )
     rows = await conn.fetch(statement.sql, statement.args(params))
     if not rows:
-        return BookingContext(None, None, False, None, None, None)
+        return _NOTHING_FOUND
     row = rows[0]
     if known is None:
-        records = [entity.load(row, entity.offset) for entity in compiled.entities]
-        flags_at = compiled.flags_at
+        found = tuple(entity.load(row, entity.offset) for entity in compiled.entities)
+        facts_at = compiled.facts_at
     else:
-        records = _still_there(known, row, operatory_id)
-        flags_at = len(records)
-    context = context_of(*records, *row[flags_at : flags_at + 4])
-    context.provider_hours = _hours(hour, rows)
-    return context
+        found = tuple(row[: len(CONTEXT_ENTITIES)])
+        facts_at = len(CONTEXT_ENTITIES)
+    return ContextRead(found, tuple(row[facts_at : facts_at + CONTEXT_FACTS]), _hours(hour, rows))
 
 
-def _still_there(known: KnownRecords, ids: Sequence[Any], operatory_id: int | None) -> list[Any]:
+async def current_reference_version(conn: DriverConnection, institution_id: int) -> int:
+    compiled = _for(conn.dialect)
+    row = await conn.fetchrow(
+        compiled.version.sql, compiled.version.args({"institution_id": institution_id})
+    )
+    assert row is not None  # COALESCE over a scalar subquery: always one row
+    return int(row[0])
+
+
+def _still_there(
+    known: KnownRecords, ids: Sequence[Any], operatory_id: int | None
+) -> tuple[Any, ...]:
     """``known``'s five records (in the context's order) where the facts statement found their
     ids, None where it did not."""
     operatory = known.operatories.get(operatory_id) if operatory_id is not None else None
     held = [known.location, known.provider, known.patient, operatory, known.appointment_type]
-    return [
+    return tuple(
         record if record is not None and record.id == found else None
         for record, found in zip(held, ids[: len(held)], strict=True)
-    ]
+    )
 
 
 def _hours(hour: _Entity, rows: Sequence[Sequence[Any]]) -> list[HoursRow]:
@@ -344,11 +382,18 @@ def probes_left(
 
 
 async def insert_if_free(
-    conn: DriverConnection, values: dict[str, Any], *, provider_rule: str
-) -> int | None:
-    """:func:`appointments.insert_if_free` on the driver's connection: the new id, or None
-    when something is in the way (found by the statement's probe or, for what is left to the
-    exclusion constraints, by the constraint; either way nothing is written)."""
+    conn: DriverConnection,
+    values: dict[str, Any],
+    *,
+    provider_rule: str,
+    reference_version: int,
+    now: datetime,
+) -> tuple[int, bool] | None:
+    """:func:`appointments.insert_if_free` on the driver's connection, while the institution's
+    reference version is ``reference_version`` (``guarded_insert(versioned=True)``): the new
+    id and its ``is_past_patient`` as of ``now``, or None when something is in the way (found
+    by the statement's probe or, for what is left to the exclusion constraints, by the
+    constraint) or the version has moved on; either way nothing is written."""
     compiled = _for(conn.dialect)
     rule = provider_rule if values["provider_id"] is not None else None
     shape = probes_left(
@@ -356,16 +401,21 @@ async def insert_if_free(
     )
     statement = compiled.inserts.get(shape)
     if statement is None:
-        statement = _compile(guarded_insert(*shape), conn.dialect)
+        statement = _compile(guarded_insert(*shape, versioned=True), conn.dialect)
         compiled.inserts[shape] = statement
-    params = {**values, "earliest_start": values["start_at"] - MAX_APPOINTMENT_LENGTH}
+    params = {
+        **values,
+        "earliest_start": values["start_at"] - MAX_APPOINTMENT_LENGTH,
+        "reference_version": reference_version,
+        "now": now,
+    }
     try:
         row = await conn.fetchrow(statement.sql, statement.args(params))
     except IntegrityError as error:
         if sqlstate_of(error) == EXCLUSION_VIOLATION:
             return None  # the statement ran alone (autocommit): it left nothing behind
         raise
-    return None if row is None else int(row[0])
+    return None if row is None else (int(row[0]), bool(row[1]))
 
 
 async def zone_and_closures(

@@ -23,7 +23,7 @@ from carebook.db.tables.clinic import (
     Specialty,
     VisitReason,
 )
-from carebook.db.tables.tenancy import ApiKey, ApiKeyInstitution, Institution
+from carebook.db.tables.tenancy import ApiKey, ApiKeyInstitution, Institution, ReferenceVersion
 
 __all__ = [
     "ApiKey",
@@ -45,6 +45,7 @@ __all__ = [
     "Procedure",
     "Provider",
     "ProviderLocation",
+    "ReferenceVersion",
     "Service",
     "Specialty",
     "VisitReason",

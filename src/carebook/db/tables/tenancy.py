@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carebook.db.base import Base, GuidMixin, IdMixin, TimestampMixin, utcnow
@@ -41,3 +41,25 @@ class ApiKeyInstitution(Base):
     institution_id: Mapped[int] = mapped_column(
         ForeignKey("institutions.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+class ReferenceVersion(Base):
+    """How often an institution's reference data has changed: the records a booking refers to
+    and decides by (locations, providers, patients, operatories, appointment types, who works
+    where, working hours and closures).
+
+    Written only by database triggers (migration 0005) in the same transaction as the change,
+    so no write path can forget it; read by the booking hot path, which keeps what it read of
+    those records per process and books with them only while this number is what it was
+    (:mod:`carebook.db.context_cache`).
+
+    No foreign key, and rows are never deleted: a version only ever grows, so a number seen
+    once can never mean other data later, not even for an institution deleted and its id given
+    again. (A cascade deleting an institution's records also bumps the number; with a foreign
+    key that bump would fail once the institution row is gone.) No row means version 0.
+    """
+
+    __tablename__ = "reference_versions"
+
+    institution_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger)

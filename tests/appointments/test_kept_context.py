@@ -1,0 +1,313 @@
+"""Each process keeps the booking contexts it read and books from them again
+(``carebook.db.context_cache``) only while the institution's reference version is unchanged.
+
+A change committed through another process (another app on the same database, with its own
+kept reads) must be seen by the very next booking here: the answer is the one a process that
+never kept anything gives. ``is_past_patient`` is never kept. Every table the context reads
+bumps the version, by trigger, whoever writes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import delete, func, select, text, update
+
+from carebook.app import create_app
+from carebook.config import Settings
+from carebook.db.context_cache import ContextCache
+from carebook.db.repositories import booking_sql
+from carebook.db.tables import (
+    Appointment,
+    AppointmentType,
+    LocationClosure,
+    Patient,
+    Provider,
+    ProviderLocation,
+    ReferenceVersion,
+    WorkingHour,
+    WorkingHourAppointmentType,
+)
+from tests.appointments.test_past_patient import add_past, stored_past_patient
+from tests.support import Api, Clinic, future, iso_z
+
+pytestmark = pytest.mark.anyio
+
+ALL_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+async def book(client: httpx.AsyncClient, clinic: Clinic, hour: int) -> httpx.Response:
+    start = future(days=7, hour=hour)  # the same local day for every hour used here
+    appt = {
+        "patient_id": clinic.patient_ids[0],
+        "provider_id": clinic.provider_ids[0],
+        "start_time": iso_z(start),
+        "end_time": iso_z(start + timedelta(minutes=30)),
+        "appointment_type_id": clinic.appointment_type_id,
+    }
+    return await client.post(
+        f"/appointments?subdomain={clinic.subdomain}&location_id={clinic.location_id}",
+        json={"appt": appt},
+        headers=clinic.auth,
+    )
+
+
+def count_context_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per context statement the driver path runs."""
+    reads: list[int] = []
+    real = booking_sql.load_booking_context
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(1)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(booking_sql, "load_booking_context", counted)
+    return reads
+
+
+class OtherProcess:
+    """Another app on the same database: its own pools and its own kept reads."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.app = create_app(settings)
+
+    async def __aenter__(self) -> httpx.AsyncClient:
+        self._lifespan = self.app.router.lifespan_context(self.app)
+        await self._lifespan.__aenter__()
+        transport = httpx.ASGITransport(app=self.app)
+        self._client = httpx.AsyncClient(transport=transport, base_url="http://carebook.test")
+        return self._client
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._client.aclose()
+        await self._lifespan.__aexit__(None, None, None)
+
+    @property
+    def db(self) -> Any:
+        return self.app.state.carebook.db
+
+
+@pytest.fixture
+async def other(settings: Settings) -> AsyncIterator[OtherProcess]:
+    process = OtherProcess(settings)
+    async with process:
+        yield process
+
+
+def _day() -> date:
+    return (future(days=7, hour=15) - timedelta(hours=5)).date()  # New York's date then
+
+
+Change = Callable[[Clinic], Any]
+
+CHANGES: dict[str, Change] = {
+    "provider made inactive": lambda c: (
+        update(Provider).where(Provider.id == c.provider_ids[0]).values(inactive=True)
+    ),
+    "patient made inactive": lambda c: (
+        update(Patient).where(Patient.id == c.patient_ids[0]).values(inactive=True)
+    ),
+    "appointment type deleted": lambda c: (
+        update(AppointmentType)
+        .where(AppointmentType.id == c.appointment_type_id)
+        .values(deleted=True)
+    ),
+    "provider no longer at the location": lambda c: delete(ProviderLocation).where(
+        ProviderLocation.provider_id == c.provider_ids[0],
+        ProviderLocation.location_id == c.location_id,
+    ),
+}
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+async def test_a_change_made_elsewhere_is_seen_by_the_next_booking(
+    api: Api, other: OtherProcess, settings: Settings, change: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clinic = await api.clinic()
+    reads = count_context_reads(monkeypatch)
+    assert (await book(api.client, clinic, 15)).status_code == 201
+    statement = CHANGES[change](clinic)
+    await other.db.write(lambda session: session.execute(statement))
+
+    kept = await book(api.client, clinic, 17)
+    # What a process that never booked here answers to the same request.
+    async with OtherProcess(settings) as fresh:
+        truth = await book(fresh, clinic, 17)
+    assert kept.status_code == (404 if change == "appointment type deleted" else 400)
+    assert (kept.status_code, kept.json()) == (truth.status_code, truth.json())
+    # Here the first booking's read and the one after the kept read was refused; the fresh
+    # process's own.
+    assert len(reads) == 3
+    async with api.db.read() as session:
+        booked = (await session.execute(select(func.count()).select_from(Appointment))).scalar()
+    assert booked == 1
+
+
+async def _add(db: Any, *rows: Any) -> None:
+    async def work(session: Any) -> None:
+        session.add_all(rows)
+        await session.flush()
+
+    await db.write(work)
+
+
+@pytest.mark.parametrize("kind", ["working hours", "closure"])
+async def test_hours_and_closures_set_elsewhere_are_kept_to(
+    api: Api, other: OtherProcess, settings: Settings, kind: str
+) -> None:
+    clinic = await api.clinic()
+    assert (await book(api.client, clinic, 15)).status_code == 201
+    if kind == "working hours":
+        # 08:00-09:00 in New York every day: 17:00 UTC is outside.
+        row: Any = WorkingHour(
+            institution_id=clinic.institution_id,
+            location_id=clinic.location_id,
+            provider_id=clinic.provider_ids[0],
+            begin_time="08:00",
+            end_time="09:00",
+            days=ALL_DAYS,
+        )
+    else:
+        row = LocationClosure(
+            institution_id=clinic.institution_id,
+            location_id=clinic.location_id,
+            start_date=_day(),
+            end_date=_day(),
+        )
+    await _add(other.db, row)
+
+    kept = await book(api.client, clinic, 17)
+    async with OtherProcess(settings) as fresh:
+        truth = await book(fresh, clinic, 17)
+    assert kept.status_code == 409
+    assert (kept.status_code, kept.json()) == (truth.status_code, truth.json())
+
+
+async def test_is_past_patient_is_decided_at_each_booking(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Booked from a kept read, the patient's history is still the database's of that moment
+    (an appointment is no reference data: it does not move the version)."""
+    clinic = await api.clinic()
+    reads = count_context_reads(monkeypatch)
+    first = await book(api.client, clinic, 15)
+    assert first.json()["data"]["appt"]["is_past_patient"] is False
+    await add_past(api, clinic, clinic.patient_ids[0], days=3)
+    second = await book(api.client, clinic, 17)
+    assert second.status_code == 201
+    assert second.json()["data"]["appt"]["is_past_patient"] is True
+    assert len(reads) == 1  # the second booking came from the kept read
+    ids = [first.json()["data"]["appt"]["id"], second.json()["data"]["appt"]["id"]]
+    assert await stored_past_patient(api, ids) == [(ids[0], False), (ids[1], True)]
+
+
+async def test_a_clash_from_a_kept_read_is_named_and_keeps_the_reads(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clinic = await api.clinic()
+    reads = count_context_reads(monkeypatch)
+    assert (await book(api.client, clinic, 15)).status_code == 201
+    again = await book(api.client, clinic, 15)
+    assert again.status_code == 409
+    assert again.json()["description"].startswith("the requested time overlaps")
+    assert (await book(api.client, clinic, 17)).status_code == 201
+    assert len(reads) == 1  # neither the clash nor the next booking read afresh
+
+
+async def _version(db: Any, institution_id: int) -> int:
+    async with db.read() as session:
+        found = await session.execute(
+            select(ReferenceVersion.version).where(
+                ReferenceVersion.institution_id == institution_id
+            )
+        )
+        return int(found.scalar() or 0)
+
+
+async def test_every_table_the_context_reads_moves_the_version(api: Api) -> None:
+    clinic = await api.clinic()
+    other = await api.clinic("other")
+    iid = clinic.institution_id
+    hour = WorkingHour(
+        institution_id=iid,
+        location_id=clinic.location_id,
+        provider_id=clinic.provider_ids[0],
+        begin_time="08:00",
+        end_time="18:00",
+        days=ALL_DAYS,
+    )
+    closure = LocationClosure(
+        institution_id=iid,
+        location_id=clinic.location_id,
+        start_date=date(2090, 1, 1),
+        end_date=date(2090, 1, 2),
+    )
+    before = await _version(api.db, iid)
+    await _add(api.db, hour, closure)
+    after_insert = await _version(api.db, iid)
+    assert after_insert == before + 2
+    await _add(
+        api.db,
+        WorkingHourAppointmentType(
+            working_hour_id=hour.id, appointment_type_id=clinic.appointment_type_id
+        ),
+    )
+    assert await _version(api.db, iid) == after_insert + 1
+
+    tables = [
+        "locations",
+        "providers",
+        "patients",
+        "operatories",
+        "appointment_types",
+        "provider_locations",
+        "working_hours",
+        "location_closures",
+    ]
+    for table in tables:
+        seen = await _version(api.db, iid)
+        others = await _version(api.db, other.institution_id)
+        touch = text(
+            f"UPDATE {table} SET institution_id = institution_id WHERE institution_id = :i"
+        )
+
+        async def run(session: Any, statement: Any = touch) -> None:
+            await session.execute(statement, {"i": iid})
+
+        await api.db.write(run)
+        assert await _version(api.db, iid) > seen, table
+        assert await _version(api.db, other.institution_id) == others, table  # tenants apart
+
+    seen = await _version(api.db, iid)
+    await api.db.write(
+        lambda s: s.execute(
+            delete(WorkingHourAppointmentType).where(
+                WorkingHourAppointmentType.working_hour_id == hour.id
+            )
+        )
+    )
+    assert await _version(api.db, iid) == seen + 1
+    await api.db.write(lambda s: s.execute(delete(LocationClosure)))
+    assert await _version(api.db, iid) == seen + 2
+
+
+def test_the_cache_forgets_an_institution_and_keeps_to_its_limit() -> None:
+    cache: ContextCache[str] = ContextCache(limit=3)
+    cache.put(1, "a", "A1")
+    cache.put(2, "a", "A2")
+    assert (cache.get(1, "a"), cache.get(2, "a"), cache.get(1, "b")) == ("A1", "A2", None)
+    cache.forget(1)
+    assert (cache.get(1, "a"), cache.get(2, "a")) == (None, "A2")
+    cache.put(1, "a", "A1 again")  # read afresh after the forget: handed out
+    assert cache.get(1, "a") == "A1 again"
+    cache.put(1, "b", "B1")
+    cache.put(1, "c", "C1")  # a fourth entry: the oldest (2, "a") goes
+    assert len(cache) == 3
+    assert (cache.get(2, "a"), cache.get(1, "a"), cache.get(1, "c")) == (None, "A1 again", "C1")
+    cache.put(1, "a", "A1 newest")  # put again: now the newest, so (1, "b") goes next
+    cache.put(3, "a", "A3")
+    assert (cache.get(1, "b"), cache.get(1, "a"), cache.get(3, "a")) == (None, "A1 newest", "A3")
