@@ -130,6 +130,7 @@ async def test_a_change_made_elsewhere_is_seen_by_the_next_booking(
     clinic = await api.clinic()
     reads = count_context_reads(monkeypatch)
     assert (await book(api.client, clinic, 15)).status_code == 201
+    assert len(api.db.booking_contexts) == 1  # kept: the next booking starts from it
     statement = CHANGES[change](clinic)
     await other.db.write(lambda session: session.execute(statement))
 
@@ -185,6 +186,36 @@ async def test_hours_and_closures_set_elsewhere_are_kept_to(
         truth = await book(fresh, clinic, 17)
     assert kept.status_code == 409
     assert (kept.status_code, kept.json()) == (truth.status_code, truth.json())
+
+
+async def test_a_refusal_by_a_kept_read_is_decided_again_on_a_fresh_one(
+    api: Api, other: OtherProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hours widened elsewhere: the kept read says the time is outside them, the database
+    says it is inside, and the database is right."""
+    clinic = await api.clinic()
+    hour = WorkingHour(
+        institution_id=clinic.institution_id,
+        location_id=clinic.location_id,
+        provider_id=clinic.provider_ids[0],
+        begin_time="06:00",
+        end_time="11:00",
+        days=ALL_DAYS,
+    )
+    await _add(api.db, hour)
+    reads = count_context_reads(monkeypatch)
+    assert (await book(api.client, clinic, 14)).status_code == 201  # 09:00 or 10:00 in New York
+    assert len(api.db.booking_contexts) == 1
+
+    async def widen(session: Any) -> None:
+        await session.execute(
+            update(WorkingHour).where(WorkingHour.id == hour.id).values(end_time="20:00")
+        )
+
+    await other.db.write(widen)
+    later = await book(api.client, clinic, 17)  # 12:00 or 13:00 in New York
+    assert later.status_code == 201, later.text
+    assert len(reads) == 2  # the kept read refused; the fresh one booked
 
 
 async def test_is_past_patient_is_decided_at_each_booking(

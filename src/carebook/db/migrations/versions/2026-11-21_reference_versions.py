@@ -58,9 +58,12 @@ _PG_TENANT_ROW = """
 CREATE FUNCTION carebook_reference_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'DELETE' THEN
+    -- An UPDATE bumps the institution the row left as well as the one it is in (the same one,
+    -- bumped twice, for every UPDATE today: no write path moves a row between institutions).
+    IF TG_OP <> 'INSERT' THEN
         PERFORM carebook_bump_reference_version(OLD.institution_id);
-    ELSE
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
         PERFORM carebook_bump_reference_version(NEW.institution_id);
     END IF;
     RETURN NULL;
@@ -70,14 +73,16 @@ $$
 _PG_WORKING_HOUR_TYPE_ROW = """
 CREATE FUNCTION carebook_working_hour_types_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-    hour_id bigint;
 BEGIN
-    IF TG_OP = 'DELETE' THEN hour_id := OLD.working_hour_id; ELSE hour_id := NEW.working_hour_id;
+    -- No working hour is found when it is itself being deleted: its own trigger bumps then.
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM carebook_bump_reference_version(institution_id)
+            FROM working_hours WHERE id = OLD.working_hour_id;
     END IF;
-    -- None when the working hour itself is being deleted: its own trigger bumps the version.
-    PERFORM carebook_bump_reference_version(institution_id)
-        FROM working_hours WHERE id = hour_id;
+    IF TG_OP <> 'DELETE' THEN
+        PERFORM carebook_bump_reference_version(institution_id)
+            FROM working_hours WHERE id = NEW.working_hour_id;
+    END IF;
     RETURN NULL;
 END
 $$
@@ -91,17 +96,23 @@ def _trigger_name(table: str, operation: str) -> str:
 def create_sqlite_triggers(table: str) -> None:
     """``table``'s three triggers on SQLite (also for a later migration that rebuilds it)."""
     for operation in OPERATIONS:
-        row = "OLD" if operation == "DELETE" else "NEW"
-        if table == WORKING_HOUR_TYPES:
-            source = f"SELECT institution_id, 1 FROM working_hours WHERE id = {row}.working_hour_id"
-        else:
-            source = f"SELECT {row}.institution_id, 1 WHERE true"
+        # An UPDATE bumps the institution the row left as well as the one it is in.
+        rows = {"INSERT": ["NEW"], "UPDATE": ["OLD", "NEW"], "DELETE": ["OLD"]}[operation]
+        bumps = []
+        for row in rows:
+            if table == WORKING_HOUR_TYPES:
+                source = (
+                    f"SELECT institution_id, 1 FROM working_hours WHERE id = {row}.working_hour_id"
+                )
+            else:
+                source = f"SELECT {row}.institution_id, 1 WHERE true"
+            bumps.append(
+                f"INSERT INTO reference_versions (institution_id, version) {source} "
+                f"ON CONFLICT (institution_id) DO UPDATE SET version = version + 1; "
+            )
         op.execute(
             f"CREATE TRIGGER {_trigger_name(table, operation)} AFTER {operation} ON {table} "
-            f"FOR EACH ROW BEGIN "
-            f"INSERT INTO reference_versions (institution_id, version) {source} "
-            f"ON CONFLICT (institution_id) DO UPDATE SET version = version + 1; "
-            f"END"
+            f"FOR EACH ROW BEGIN {''.join(bumps)}END"
         )
 
 
