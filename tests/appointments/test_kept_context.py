@@ -148,6 +148,18 @@ async def test_a_change_made_elsewhere_is_seen_by_the_next_booking(
     assert booked == 1
 
 
+def daily_hours(clinic: Clinic, begin: str, end: str) -> WorkingHour:
+    """The first provider's hours at the New York location, every day (local times)."""
+    return WorkingHour(
+        institution_id=clinic.institution_id,
+        location_id=clinic.location_id,
+        provider_id=clinic.provider_ids[0],
+        begin_time=begin,
+        end_time=end,
+        days=ALL_DAYS,
+    )
+
+
 async def _add(db: Any, *rows: Any) -> None:
     async def work(session: Any) -> None:
         session.add_all(rows)
@@ -164,14 +176,7 @@ async def test_hours_and_closures_set_elsewhere_are_kept_to(
     assert (await book(api.client, clinic, 15)).status_code == 201
     if kind == "working hours":
         # 08:00-09:00 in New York every day: 17:00 UTC is outside.
-        row: Any = WorkingHour(
-            institution_id=clinic.institution_id,
-            location_id=clinic.location_id,
-            provider_id=clinic.provider_ids[0],
-            begin_time="08:00",
-            end_time="09:00",
-            days=ALL_DAYS,
-        )
+        row: Any = daily_hours(clinic, "08:00", "09:00")
     else:
         row = LocationClosure(
             institution_id=clinic.institution_id,
@@ -194,14 +199,7 @@ async def test_a_refusal_by_a_kept_read_is_decided_again_on_a_fresh_one(
     """Hours widened elsewhere: the kept read says the time is outside them, the database
     says it is inside, and the database is right."""
     clinic = await api.clinic()
-    hour = WorkingHour(
-        institution_id=clinic.institution_id,
-        location_id=clinic.location_id,
-        provider_id=clinic.provider_ids[0],
-        begin_time="06:00",
-        end_time="11:00",
-        days=ALL_DAYS,
-    )
+    hour = daily_hours(clinic, "06:00", "11:00")
     await _add(api.db, hour)
     reads = count_context_reads(monkeypatch)
     assert (await book(api.client, clinic, 14)).status_code == 201  # 09:00 or 10:00 in New York
@@ -263,14 +261,7 @@ async def test_every_table_the_context_reads_moves_the_version(api: Api) -> None
     clinic = await api.clinic()
     other = await api.clinic("other")
     iid = clinic.institution_id
-    hour = WorkingHour(
-        institution_id=iid,
-        location_id=clinic.location_id,
-        provider_id=clinic.provider_ids[0],
-        begin_time="08:00",
-        end_time="18:00",
-        days=ALL_DAYS,
-    )
+    hour = daily_hours(clinic, "08:00", "18:00")
     closure = LocationClosure(
         institution_id=iid,
         location_id=clinic.location_id,
