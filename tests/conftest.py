@@ -24,7 +24,7 @@ from carebook.app import create_app
 from carebook.config import Settings, async_database_url
 from carebook.db.base import Base
 from carebook.db.migrate import upgrade
-from tests.support import ADMIN_KEY, Api
+from tests.support import ADMIN_KEY, Api, OtherProcess
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -138,3 +138,11 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://carebook.test") as c:
             yield Api(client=c, app=app)
+
+
+@pytest.fixture
+async def other(settings: Settings) -> AsyncIterator[OtherProcess]:
+    """Another app on the test's database (see OtherProcess)."""
+    process = OtherProcess(settings)
+    async with process:
+        yield process

@@ -16,6 +16,8 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carebook.api.kit.state import AppState
+from carebook.app import create_app
+from carebook.config import Settings
 from carebook.core.tenancy import create_api_key
 from carebook.db.database import Database
 from carebook.db.tables import (
@@ -214,3 +216,25 @@ def nested(levels: int) -> Any:
 def nested_text(levels: int) -> str:
     """:func:`nested` as JSON text, written without recursion (for depths ``json`` refuses)."""
     return "[" * levels + "1" + "]" * levels
+
+
+class OtherProcess:
+    """Another app on the same database: its own pools and its own kept reads."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.app = create_app(settings)
+
+    async def __aenter__(self) -> httpx.AsyncClient:
+        self._lifespan = self.app.router.lifespan_context(self.app)
+        await self._lifespan.__aenter__()
+        transport = httpx.ASGITransport(app=self.app)
+        self._client = httpx.AsyncClient(transport=transport, base_url="http://carebook.test")
+        return self._client
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._client.aclose()
+        await self._lifespan.__aexit__(None, None, None)
+
+    @property
+    def db(self) -> Any:
+        return self.app.state.carebook.db

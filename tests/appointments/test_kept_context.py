@@ -9,7 +9,7 @@ bumps the version, by trigger, whoever writes it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -17,7 +17,6 @@ import httpx
 import pytest
 from sqlalchemy import delete, func, select, text, update
 
-from carebook.app import create_app
 from carebook.config import Settings
 from carebook.db.context_cache import ContextCache
 from carebook.db.repositories import booking_sql
@@ -33,7 +32,7 @@ from carebook.db.tables import (
     WorkingHourAppointmentType,
 )
 from tests.appointments.test_past_patient import add_past, stored_past_patient
-from tests.support import Api, Clinic, future, iso_z
+from tests.support import Api, Clinic, OtherProcess, future, iso_z
 
 pytestmark = pytest.mark.anyio
 
@@ -67,35 +66,6 @@ def count_context_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(booking_sql, "load_booking_context", counted)
     return reads
-
-
-class OtherProcess:
-    """Another app on the same database: its own pools and its own kept reads."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.app = create_app(settings)
-
-    async def __aenter__(self) -> httpx.AsyncClient:
-        self._lifespan = self.app.router.lifespan_context(self.app)
-        await self._lifespan.__aenter__()
-        transport = httpx.ASGITransport(app=self.app)
-        self._client = httpx.AsyncClient(transport=transport, base_url="http://carebook.test")
-        return self._client
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._client.aclose()
-        await self._lifespan.__aexit__(None, None, None)
-
-    @property
-    def db(self) -> Any:
-        return self.app.state.carebook.db
-
-
-@pytest.fixture
-async def other(settings: Settings) -> AsyncIterator[OtherProcess]:
-    process = OtherProcess(settings)
-    async with process:
-        yield process
 
 
 def _day() -> date:
@@ -319,17 +289,26 @@ async def test_every_table_the_context_reads_moves_the_version(api: Api) -> None
 
 def test_the_cache_forgets_an_institution_and_keeps_to_its_limit() -> None:
     cache: ContextCache[str] = ContextCache(limit=3)
-    cache.put(1, "a", "A1")
-    cache.put(2, "a", "A2")
-    assert (cache.get(1, "a"), cache.get(2, "a"), cache.get(1, "b")) == ("A1", "A2", None)
-    cache.forget(1)
-    assert (cache.get(1, "a"), cache.get(2, "a")) == (None, "A2")
-    cache.put(1, "a", "A1 again")  # read afresh after the forget: handed out
-    assert cache.get(1, "a") == "A1 again"
-    cache.put(1, "b", "B1")
-    cache.put(1, "c", "C1")  # a fourth entry: the oldest (2, "a") goes
+    cache.put(1, (1, "a"), "A1")
+    cache.put(2, (2, "a"), "A2")
+    cache.put(2, "by guid", "G2")  # a key without the institution's id in it
     assert len(cache) == 3
-    assert (cache.get(2, "a"), cache.get(1, "a"), cache.get(1, "c")) == (None, "A1 again", "C1")
-    cache.put(1, "a", "A1 newest")  # put again: now the newest, so (1, "b") goes next
-    cache.put(3, "a", "A3")
-    assert (cache.get(1, "b"), cache.get(1, "a"), cache.get(3, "a")) == (None, "A1 newest", "A3")
+    assert (cache.get((1, "a")), cache.get((2, "a")), cache.get((1, "b"))) == ("A1", "A2", None)
+    cache.forget(2)
+    assert (cache.get((1, "a")), cache.get((2, "a")), cache.get("by guid")) == ("A1", None, None)
+    cache.put(2, (2, "a"), "A2 again")  # read afresh after the forget: handed out
+    assert cache.get((2, "a")) == "A2 again"
+    cache.put(1, (1, "b"), "B1")  # a fourth entry: the oldest, (1, "a"), goes
+    assert len(cache) == 3
+    assert (cache.get((1, "a")), cache.get((2, "a")), cache.get((1, "b"))) == (
+        None,
+        "A2 again",
+        "B1",
+    )
+    cache.put(2, "by guid", "G2 newest")  # put again: now the newest, so (2, "a") goes next
+    cache.put(3, (3, "a"), "A3")
+    assert (cache.get((2, "a")), cache.get("by guid"), cache.get((3, "a"))) == (
+        None,
+        "G2 newest",
+        "A3",
+    )

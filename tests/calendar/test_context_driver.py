@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import inspect, select, true, update
 
 from carebook.db.database import DriverConnection
+from carebook.db.repositories import booking_sql, telehealth_sql
 from carebook.db.repositories import telehealth as repo
-from carebook.db.repositories import telehealth_sql
 from carebook.db.tables import (
     Appointment,
     AppointmentType,
@@ -150,6 +150,8 @@ def comparable(context: repo.CalendarContext | None) -> dict[str, Any] | None:
             out[field.name] = [columns_of(o) for o in value]
         elif field.name == "reasons":
             out[field.name] = [(guid, columns_of(r)) for guid, r in value.items()]
+        elif field.name == "reference_version":
+            out[field.name] = (value, type(value))
         else:
             out[field.name] = columns_of(value)
     return out
@@ -197,6 +199,11 @@ async def test_every_guid_found_with_three_reasons(api: Api) -> None:
     found, _ = await both(api, **request_ids(setup, reason_ids=(rash, fever, cough)))
     assert found is not None
     assert found.institution.id == tele.clinic.institution_id
+    iid = found.institution.id
+    version = await api.db.read_driver(
+        lambda conn: booking_sql.current_reference_version(conn, iid)
+    )
+    assert found.reference_version == version > 0  # the set-up moved it: read, not defaulted
     assert id_of(found.user) == tele.ids["user"]
     assert id_of(found.self_patient) == tele.ids["guardian"]
     assert id_of(found.patient) == tele.ids["dependant"]

@@ -65,6 +65,12 @@ _CLASH_BY_CONSTRAINT = {
 }
 
 
+class KnownRecordsChanged(Exception):
+    """The records a request carries (``BookingRequest.known``) were read at a reference
+    version that is no longer the institution's: nothing was written, and the caller reads
+    them again (the Calendar API's GUID look-up)."""
+
+
 @dataclass(frozen=True)
 class DependantPatient:
     """The patient a guardian books for; matched by name and birth date, or created.
@@ -122,7 +128,8 @@ class BookingRequest:
     calendar: CalendarDetails | None = None
     # The named records as the caller has just read them, if it has (the Calendar API's GUID
     # look-up): the driver path then reads only the facts around them. Records are used only
-    # where their ids are the request's.
+    # where their ids are the request's. With their reference version, either path books only
+    # at that version, else raises KnownRecordsChanged.
     known: booking_sql.KnownRecords | None = None
 
 
@@ -396,6 +403,9 @@ async def _book_in(session: AsyncSession, request: BookingRequest) -> Appointmen
     now = utc_now()
     errors = _check_shape(request)
     context, reference_errors = await _check_references(session, request, now)
+    known = request.known
+    if known is not None and known.reference_version not in (None, context.reference_version):
+        raise KnownRecordsChanged  # what the caller read with them has changed since
     errors.extend(reference_errors)
     if errors:
         raise InvalidInput(errors)
@@ -544,11 +554,17 @@ async def _book_fast(
     The context may be one this process read for an earlier booking (``kept``): the insert
     then books only while the institution's reference data is as it was read. Everything else
     (a refusal, a stale read, a clash) is decided again on a fresh read, so no answer but a
-    booking ever comes from a kept one."""
+    booking ever comes from a kept one.
+
+    Records the caller read with their reference version (``known.reference_version``) are
+    booked from only at that version: a context read at another one raises
+    :class:`KnownRecordsChanged`."""
     now = utc_now()
     known = request.known if request.known is not None and _knows(request.known, request) else None
+    wanted = known.reference_version if known is not None else None
     keys = _context_keys(request, now)
     key = (
+        request.institution_id,
         request.location_id,
         request.provider_id,
         request.patient_id,
@@ -557,8 +573,8 @@ async def _book_fast(
         keys["around"],
         known is None,
     )
-    read = kept.get(request.institution_id, key)
-    if read is not None:
+    read = kept.get(key)
+    if read is not None and wanted in (None, read.version):
         try:
             return await _book_from(conn, request, known, read, now)
         except DomainError:
@@ -573,6 +589,8 @@ async def _book_fast(
                 raise
             kept.forget(request.institution_id)
     read = await booking_sql.load_booking_context(conn, known, **keys)
+    if wanted is not None and read.version != wanted:
+        raise KnownRecordsChanged  # the caller's records are older than this read
     record = await _book_from(conn, request, known, read, now)
     kept.put(request.institution_id, key, read)
     return record

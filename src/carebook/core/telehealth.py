@@ -50,6 +50,7 @@ from carebook.core import booking
 from carebook.core.auth import Principal
 from carebook.core.errors import (
     Clash,
+    DomainError,
     FieldError,
     Forbidden,
     InvalidInput,
@@ -378,12 +379,9 @@ def _visit(
     return appointment_type, mode
 
 
-async def _load_context(db: Database, given: CalendarBooking) -> repo.CalendarContext | None:
-    """One round trip for every GUID of the request, each looked up in the institution only,
-    on the driver's connection (the ORM's row and instance handling was a quarter of the
-    booking's CPU)."""
-
-    lookup = repo.CalendarLookup(
+def _lookup(given: CalendarBooking) -> repo.CalendarLookup:
+    """The GUIDs ``given`` names: what its look-up reads, and the key it is kept by."""
+    return repo.CalendarLookup(
         account_id=given.account_id,
         user_id=given.user_id,
         provider_id=given.provider_id,
@@ -394,8 +392,14 @@ async def _load_context(db: Database, given: CalendarBooking) -> repo.CalendarCo
         speciality_id=given.speciality_id,
         service_id=given.service_id,
         referred_id=given.referred_parent_id,
-        reason_ids=given.reason_ids,
+        reason_ids=tuple(given.reason_ids),
     )
+
+
+async def _load_context(db: Database, lookup: repo.CalendarLookup) -> repo.CalendarContext | None:
+    """One round trip for every GUID of the request, each looked up in the institution only,
+    on the driver's connection (the ORM's row and instance handling was a quarter of the
+    booking's CPU)."""
 
     async def load(conn: DriverConnection) -> repo.CalendarContext | None:
         return await telehealth_sql.calendar_context_driver(conn, lookup)
@@ -494,7 +498,12 @@ def _resolve(
     )
 
 
-def _booking_request(given: CalendarBooking, found: _Resolved) -> booking.BookingRequest:
+def _booking_request(
+    given: CalendarBooking, found: _Resolved, reference_version: int | None
+) -> booking.BookingRequest:
+    """The core's request for ``given``. With the look-up's ``reference_version`` it carries
+    the records the look-up read, to be booked from at that version only; without, the booking
+    reads them itself."""
     patient = found.patient
     dependant = None
     patient_id = patient.id
@@ -512,15 +521,18 @@ def _booking_request(given: CalendarBooking, found: _Resolved) -> booking.Bookin
             patient_id=patient.id,
         )
         patient_id = found.guardian.id
-    minutes = found.mode.minutes if found.mode is not None else None
-    # What the GUID look-up read, so the booking does not read these records again.
-    known = booking_sql.KnownRecords(
-        location=found.location,
-        provider=found.provider,
-        patient=patient,
-        operatories={o.id: o for o in found.operatories},
-        appointment_type=found.appointment_type,
-    )
+    minutes = found.mode.minutes if found.mode is not None else found.appointment_type.minutes
+    known = None
+    if reference_version is not None:
+        # What the GUID look-up read, so the booking does not read these records again.
+        known = booking_sql.KnownRecords(
+            location=found.location,
+            provider=found.provider,
+            patient=patient,
+            operatories={o.id: o for o in found.operatories},
+            appointment_type=found.appointment_type,
+            reference_version=reference_version,
+        )
     return booking.BookingRequest(
         institution_id=found.institution.id,
         location_id=found.location.id,
@@ -614,16 +626,57 @@ def _outside_hours(error: OutsideWorkingHours, found: _Resolved) -> OutsideWorki
     )
 
 
+# How many fresh look-ups a booking makes when the institution's reference data changes between
+# each and its booking (each change raises KnownRecordsChanged); after them the booking reads
+# the records it books itself.
+_VERSIONED_LOOKUPS = 3
+
+
 async def book_appointment(
     db: Database, principal: Principal, given: CalendarBooking
 ) -> CalendarAppointment:
-    """Book ``given`` for its portal user; raises a typed domain error if it cannot be booked."""
+    """Book ``given`` for its portal user; raises a typed domain error if it cannot be booked.
+
+    The GUID look-up this process made for the same GUIDs is booked from again while the
+    institution's reference version is the one it read (``db.calendar_contexts``; never one
+    naming an appointment, ``ReferredParentId``: appointments are not versioned). Whatever that
+    look-up refuses is decided again on a fresh one; the core decides its refusals on records
+    read at the look-up's version (else KnownRecordsChanged), so they stand."""
     now = utc_now()
     check_times(given, now)
-    found = _resolve(principal, given, now, await _load_context(db, given))
-    request = _booking_request(given, found)
-    if request.minutes is None:
-        request = replace(request, minutes=found.appointment_type.minutes)
+    lookup = _lookup(given)
+    keep = given.referred_parent_id is None
+    kept = db.calendar_contexts.get(lookup) if keep else None
+    if kept is not None:
+        try:
+            found = _resolve(principal, given, now, kept)
+        except DomainError:
+            pass  # perhaps only because the look-up is old: decided below on a fresh one
+        else:
+            try:
+                return await _book_resolved(db, given, found, kept.reference_version)
+            except booking.KnownRecordsChanged:
+                db.calendar_contexts.forget(found.institution.id)
+    for _ in range(_VERSIONED_LOOKUPS):
+        context = await _load_context(db, lookup)
+        found = _resolve(principal, given, now, context)
+        assert context is not None  # (_resolve found the institution)
+        try:
+            booked = await _book_resolved(db, given, found, context.reference_version)
+        except booking.KnownRecordsChanged:
+            continue
+        if keep:
+            db.calendar_contexts.put(found.institution.id, lookup, context)
+        return booked
+    found = _resolve(principal, given, now, await _load_context(db, lookup))
+    return await _book_resolved(db, given, found, None)
+
+
+async def _book_resolved(
+    db: Database, given: CalendarBooking, found: _Resolved, reference_version: int | None
+) -> CalendarAppointment:
+    """Book what ``found`` resolved, trying each operatory it offers in turn."""
+    request = _booking_request(given, found, reference_version)
     record = None
     taken: SlotTaken | None = None
     outside: OutsideWorkingHours | None = None

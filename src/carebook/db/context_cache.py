@@ -8,6 +8,9 @@ read at (``tables.ReferenceVersion``, kept by triggers), and the booking's INSER
 while the version is still that one. A kept read is therefore never booked from once anything
 it holds has changed, whichever process changed it; the booking then reads afresh.
 
+The Calendar API keeps its GUID look-up the same way (``core.telehealth``): the look-up reads
+the version with the records, and its booking inserts only while the version is still that one.
+
 Only the booking hot path uses this, and only for bookings: every refusal is decided on a
 fresh read (a kept read may say a record is missing or a time outside hours only because it is
 old). Entries are bounded in number, the oldest going first.
@@ -25,23 +28,28 @@ DEFAULT_LIMIT = 4096
 
 
 class ContextCache(Generic[T]):
+    """Values by key, each belonging to one institution, whose values can be forgotten at once.
+
+    The key is the caller's whole key (the institution's id in it, or the GUID that names the
+    institution: the Calendar look-up knows the institution's id only once it has read it)."""
+
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self._limit = limit
-        self._entries: dict[tuple[int, Hashable], tuple[int, T]] = {}
+        # key -> (institution id, its generation when put, value)
+        self._entries: dict[Hashable, tuple[int, int, T]] = {}
         # Per institution: entries put before its last forget() are not handed out.
         self._generations: dict[int, int] = {}
 
-    def get(self, institution_id: int, key: Hashable) -> T | None:
-        entry = self._entries.get((institution_id, key))
-        if entry is None or entry[0] != self._generations.get(institution_id, 0):
+    def get(self, key: Hashable) -> T | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[1] != self._generations.get(entry[0], 0):
             return None
-        return entry[1]
+        return entry[2]
 
     def put(self, institution_id: int, key: Hashable, value: T) -> None:
         entries = self._entries
-        full_key = (institution_id, key)
-        entries.pop(full_key, None)  # re-inserted last: the newest
-        entries[full_key] = (self._generations.get(institution_id, 0), value)
+        entries.pop(key, None)  # re-inserted last: the newest
+        entries[key] = (institution_id, self._generations.get(institution_id, 0), value)
         if len(entries) > self._limit:
             del entries[next(iter(entries))]
 

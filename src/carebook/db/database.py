@@ -40,6 +40,7 @@ from carebook.db.sqlite_inline import BUSY_TIMEOUT_MS, inline_creator
 
 if TYPE_CHECKING:  # (booking_sql imports this module)
     from carebook.db.repositories.booking_sql import ContextRead
+    from carebook.db.repositories.telehealth import CalendarContext
 
 logger = logging.getLogger("carebook.db")
 
@@ -316,6 +317,8 @@ class Database:
         self._checkpointer: WalCheckpointer | None = None
         # The booking contexts this process read, to book from again while still current.
         self.booking_contexts: ContextCache[ContextRead] = ContextCache()
+        # The Calendar API's GUID look-ups, likewise (``core.telehealth``).
+        self.calendar_contexts: ContextCache[CalendarContext] = ContextCache()
 
     @property
     def dialect(self) -> str:

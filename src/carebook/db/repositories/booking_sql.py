@@ -264,6 +264,9 @@ class KnownRecords:
     patient: Patient | None
     operatories: Mapping[int, Operatory]
     appointment_type: AppointmentType | None
+    # The institution's reference version they were read at, when the caller read it with
+    # them: the booking then books from them only at that version (``core.booking``).
+    reference_version: int | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, bindparam, case, false, or_, select, true
+from sqlalchemy import and_, bindparam, case, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -27,6 +27,7 @@ from carebook.db.tables import (
     PortalUser,
     Provider,
     ProviderLocation,
+    ReferenceVersion,
     Service,
     Specialty,
     VisitReason,
@@ -248,18 +249,24 @@ class CalendarContext:
     service: Service | None
     referred: Appointment | None
     reasons: dict[uuid.UUID, VisitReason]
+    # The institution's reference version in the same snapshot (``tables.ReferenceVersion``):
+    # every table read here but ``appointments`` (``referred``) moves it.
+    reference_version: int = 0
 
 
 # The positions of the entities that vary over the rows of :func:`calendar_context_query`;
 # every other entity is the same in each row.
 OPERATORY_AT = 10
 REASON_AT = 15
+# The position of the reference version, after the entities.
+VERSION_AT = 16
 
 
 @lru_cache(maxsize=64)  # one per number of distinct reasons (a request names at most 50)
 def calendar_context_query(reason_count: int) -> Any:
     """Built once per ``reason_count`` (at least 1): the institution, outer-joined to each
-    record the request names by (institution, GUID). Absent GUIDs are bound as
+    record the request names by (institution, GUID), and last the institution's reference
+    version (a column, not an entity). Absent GUIDs are bound as
     :data:`NO_GUID`; the reasons as ``reason_0`` … (plain parameters rather than one expanding
     IN, so the driver-level twin in ``telehealth_sql`` compiles the same statement to text).
 
@@ -322,6 +329,12 @@ def calendar_context_query(reason_count: int) -> Any:
             service,
             referred,
             reason,
+            func.coalesce(
+                select(ReferenceVersion.version)
+                .where(ReferenceVersion.institution_id == iid)
+                .scalar_subquery(),
+                0,
+            ),
         )
         .select_from(Institution)
         .outerjoin(user, named(user, "user_id"))
@@ -415,8 +428,9 @@ def calendar_context_of(
     operatories: Iterable[Operatory | None],
     reasons: Iterable[VisitReason | None],
 ) -> CalendarContext:
-    """The context from the entities of the first row of :func:`calendar_context_query` and
-    the operatories and reasons of all its rows, in row order (the first of each id counts)."""
+    """The context from the first row of :func:`calendar_context_query` (its entities, then
+    the version) and the operatories and reasons of all its rows, in row order (the first of
+    each id counts)."""
     by_id: dict[int, Operatory] = {}
     for operatory in operatories:
         if operatory is not None:
@@ -442,6 +456,7 @@ def calendar_context_of(
         service=first[13],
         referred=first[14],
         reasons=by_guid,
+        reference_version=int(first[VERSION_AT]),
     )
 
 

@@ -20,6 +20,7 @@ from carebook.db.repositories.booking_sql import _compile, _Entity, _entity, _St
 from carebook.db.repositories.telehealth import (
     OPERATORY_AT,
     REASON_AT,
+    VERSION_AT,
     CalendarContext,
     CalendarLookup,
     calendar_context_of,
@@ -35,6 +36,7 @@ _MAX_CACHED_REASON_COUNT = 64
 class _ContextStatement:
     statement: _Statement
     entities: tuple[_Entity, ...]  # one per selected entity, in select order
+    version_at: int  # the reference version's column, after the entities'
 
 
 _BY_DIALECT: dict[tuple[str, str, Any], dict[int, _ContextStatement]] = {}
@@ -45,7 +47,7 @@ def _compile_context(dialect: Dialect, reason_count: int) -> _ContextStatement:
     selected = list(query.selected_columns)
     entities: list[_Entity] = []
     offset = 0
-    for description in query.column_descriptions:
+    for description in query.column_descriptions[:VERSION_AT]:
         mapper = cast("Mapper[Any]", inspect(description["entity"]).mapper)
         entity, columns = _entity(mapper.class_, dialect, offset)
         # The ORM selects an entity's columns in its mapper's order, which is the order
@@ -55,9 +57,9 @@ def _compile_context(dialect: Dialect, reason_count: int) -> _ContextStatement:
             raise RuntimeError(f"unexpected column order for {mapper.class_.__name__}: {keys}")
         entities.append(entity)
         offset += len(columns)
-    if offset != len(selected):
-        raise RuntimeError("the calendar context selects more than its entities' columns")
-    return _ContextStatement(_compile(query, dialect), tuple(entities))
+    if offset + 1 != len(selected):
+        raise RuntimeError("the calendar context selects more than its entities and version")
+    return _ContextStatement(_compile(query, dialect), tuple(entities), offset)
 
 
 def _statement(dialect: Dialect, reason_count: int) -> _ContextStatement:
@@ -82,6 +84,7 @@ async def calendar_context_driver(
         return None
     entities = compiled.entities
     first = rows[0]
+    version = first[compiled.version_at]
     # A record named twice (the user's own patient booked as the patient, the visit option's
     # type given by GUID too) is read once and shared, as the ORM's identity map does.
     loaded: dict[tuple[Any, Any], Any] = {}
@@ -94,7 +97,7 @@ async def calendar_context_driver(
             loaded[identity] = instance
         fixed.append(instance)
     if len(rows) == 1:
-        return calendar_context_of(fixed, (fixed[OPERATORY_AT],), (fixed[REASON_AT],))
+        return calendar_context_of((*fixed, version), (fixed[OPERATORY_AT],), (fixed[REASON_AT],))
     # Only the operatory and the reason vary over the rows (one row per pair): each is read
     # once, at its first row, as the ORM's identity map does.
     operatory, reason = entities[OPERATORY_AT], entities[REASON_AT]
@@ -109,4 +112,4 @@ async def calendar_context_driver(
         reason_id = row[reason_id_at]
         if reason_id is not None and reason_id not in reasons:
             reasons[reason_id] = reason.load(row, reason.offset)
-    return calendar_context_of(fixed, operatories.values(), reasons.values())
+    return calendar_context_of((*fixed, version), operatories.values(), reasons.values())

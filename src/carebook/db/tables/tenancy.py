@@ -46,12 +46,13 @@ class ApiKeyInstitution(Base):
 class ReferenceVersion(Base):
     """How often an institution's reference data has changed: the records a booking refers to
     and decides by (locations, providers, patients, operatories, appointment types, who works
-    where, working hours and closures).
+    where, working hours and closures) and those the Calendar API's GUID look-up reads besides
+    (portal users, visit options, specialties, services, visit reasons, the institution itself).
 
-    Written only by database triggers (migration 0005) in the same transaction as the change,
-    so no write path can forget it; read by the booking hot path, which keeps what it read of
-    those records per process and books with them only while this number is what it was
-    (:mod:`carebook.db.context_cache`).
+    Written only by database triggers (migrations 0005 and 0006) in the same transaction as the
+    change, so no write path can forget it; read by the booking hot path, which keeps what it
+    read of those records per process and books with them only while this number is what it
+    was (:mod:`carebook.db.context_cache`).
 
     No foreign key, and rows are never deleted: a version only ever grows, so a number seen
     once can never mean other data later, not even for an institution deleted and its id given
