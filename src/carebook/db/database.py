@@ -317,8 +317,9 @@ class Database:
         self._checkpointer: WalCheckpointer | None = None
         # The booking contexts this process read, to book from again while still current.
         self.booking_contexts: ContextCache[ContextRead] = ContextCache()
-        # The Calendar API's GUID look-ups, likewise (``core.telehealth``).
-        self.calendar_contexts: ContextCache[CalendarContext] = ContextCache()
+        # The Calendar API's GUID look-ups, likewise (``core.telehealth``): about 10-15 KB each
+        # (up to sixteen records), so fewer of them.
+        self.calendar_contexts: ContextCache[CalendarContext] = ContextCache(limit=1024)
 
     @property
     def dialect(self) -> str:
