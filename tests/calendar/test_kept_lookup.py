@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import delete, select, text, update
 
 from carebook.config import Settings
 from carebook.core import telehealth
+from carebook.db.repositories import appointments as appointments_repo
 from carebook.db.repositories import telehealth_sql
 from carebook.db.tables import (
     Appointment,
@@ -30,7 +31,9 @@ from carebook.db.tables import (
     PortalUser,
     Provider,
     ReferenceVersion,
+    Service,
     Specialty,
+    VisitReason,
 )
 from tests.calendar.helpers import DOCTOR_TZ, URL, Tele, body, future_day, telehealth_clinic
 from tests.support import Api, OtherProcess
@@ -111,19 +114,36 @@ REFUSING: dict[str, Change] = {
 }
 
 
-@pytest.mark.parametrize("change", sorted(REFUSING))
+@pytest.mark.parametrize(
+    ("change", "patient"),
+    [
+        (change, patient)
+        for change in sorted(REFUSING)
+        for patient in ("own", "dependant")
+        # The dependant is the user's own as well (they added it): still theirs to book.
+        if (change, patient) != ("user's own patient unlinked", "dependant")
+    ],
+)
 async def test_a_change_made_elsewhere_refuses_the_next_booking_as_a_fresh_process_does(
-    api: Api, other: OtherProcess, settings: Settings, change: str, monkeypatch: pytest.MonkeyPatch
+    api: Api,
+    other: OtherProcess,
+    settings: Settings,
+    change: str,
+    patient: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """For the user's own patient (the driver path) and for a dependant (a guardian booking:
+    the session path)."""
     tele = await telehealth_clinic(api)
     lookups = count_lookups(monkeypatch)
-    assert (await book(api.client, tele, 9)).status_code == 200
+    whom = {"PatientId": tele.dependant if patient == "dependant" else None}
+    assert (await book(api.client, tele, 9, **whom)).status_code == 200
     statement = REFUSING[change](tele)
     await other.db.write(lambda session: session.execute(statement))
 
-    kept = await book(api.client, tele, 10)
+    kept = await book(api.client, tele, 10, **whom)
     async with OtherProcess(settings) as fresh:
-        truth = await book(fresh, tele, 10)
+        truth = await book(fresh, tele, 10, **whom)
     assert kept.status_code in (400, 403, 404), kept.text
     assert (kept.status_code, kept.json()) == (truth.status_code, truth.json())
     # The first booking's look-up, the fresh one after the kept one was found old, and the
@@ -186,10 +206,44 @@ async def test_a_change_between_a_look_up_and_its_booking_is_looked_up_again(
     assert await booked(api, tele) == 0
 
 
+@pytest.mark.postgres_only  # on SQLite the booking's write lock keeps every writer out
+async def test_a_change_committed_inside_the_booking_transaction_is_looked_up_again(
+    api: Api, other: OtherProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A guardian booking (the session path): the specialty is renamed after its context query
+    and before its insert. Under READ COMMITTED only the versioned insert sees it."""
+    tele = await telehealth_clinic(api)
+    lookups = count_lookups(monkeypatch)
+    real = appointments_repo.load_booking_context
+    renamed: list[int] = []
+
+    async def then_rename(*args: Any, **kwargs: Any) -> Any:
+        context = await real(*args, **kwargs)
+        if not renamed:
+            renamed.append(1)
+            rename = (
+                update(Specialty).where(Specialty.id == tele.ids["specialty"]).values(name="New")
+            )
+            await other.db.write(lambda session: session.execute(rename))
+        return context
+
+    monkeypatch.setattr(appointments_repo, "load_booking_context", then_rename)
+    response = await book(api.client, tele, 9, PatientId=tele.dependant)
+    assert response.status_code == 200, response.text
+    assert (response.json()["IsGuardian"], response.json()["Speciality"]["Name"]) == (1, "New")
+    assert len(lookups) == 2
+    assert await booked(api, tele) == 1
+
+
 async def test_reference_data_changing_under_every_look_up_still_books(
     api: Api, other: OtherProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """After three look-ups found old, the booking reads its records itself."""
+    """After three look-ups found old, the booking reads its records itself rather than fail.
+
+    What only the look-up reads (the specialty here) is then the last look-up's, read a moment
+    before the booking, even though it was renamed again in between: the one window the
+    versions leave open, and only while reference data changes between every look-up and its
+    booking."""
     tele = await telehealth_clinic(api)
     lookups = count_lookups(monkeypatch)
     real = telehealth._load_context
@@ -205,7 +259,7 @@ async def test_reference_data_changing_under_every_look_up_still_books(
     response = await book(api.client, tele, 9)
     assert response.status_code == 200, response.text
     assert len(lookups) == 4
-    # The name the last look-up read (the booking does not read specialties itself).
+    # The name the last look-up read; "Family 4" by the time of the booking (see above).
     assert response.json()["Speciality"]["Name"] == "Family 3"
     assert len(api.db.calendar_contexts) == 0  # booked from no versioned look-up: none kept
     assert await booked(api, tele) == 1
@@ -283,3 +337,70 @@ async def test_every_table_only_the_look_up_reads_moves_the_version(api: Api, ta
     # Each row's UPDATE bumps the institution it left and the one it is in.
     assert await _version(api, iid) == seen + 2 * touched
     assert await _version(api, other_iid) == others  # tenants apart
+
+
+NEW_ROWS: dict[str, Callable[[Tele], Any]] = {
+    "portal_users": lambda t: PortalUser(
+        institution_id=t.clinic.institution_id,
+        email="new@example.test",
+        first_name="N",
+        last_name="U",
+    ),
+    "appointment_type_modes": lambda t: AppointmentTypeMode(
+        institution_id=t.clinic.institution_id,
+        appointment_type_id=t.ids["consult"],
+        mode_id=1,
+        minutes=20,
+    ),
+    "specialties": lambda t: Specialty(institution_id=t.clinic.institution_id, name="New"),
+    "services": lambda t: Service(
+        institution_id=t.clinic.institution_id, name="New", price=1, currency="USD"
+    ),
+    "visit_reasons": lambda t: VisitReason(institution_id=t.clinic.institution_id, name="New"),
+}
+
+
+@pytest.mark.parametrize("table", sorted(NEW_ROWS))
+async def test_a_row_added_or_deleted_moves_the_version(api: Api, table: str) -> None:
+    tele = await telehealth_clinic(api)
+    iid = tele.clinic.institution_id
+    row = NEW_ROWS[table](tele)
+    seen = await _version(api, iid)
+
+    async def add(session: Any) -> None:
+        session.add(row)
+        await session.flush()
+
+    await api.db.write(add)
+    assert await _version(api, iid) == seen + 1
+    await api.db.write(
+        lambda session: session.execute(delete(type(row)).where(type(row).id == row.id))
+    )
+    assert await _version(api, iid) == seen + 2
+
+
+async def test_an_institution_added_or_deleted_moves_its_own_version(api: Api) -> None:
+    added = Institution(subdomain="brand-new", name="Brand new")
+    # An id may have been an earlier institution's (versions are never deleted), so from what
+    # every id had before.
+    async with api.db.read() as session:
+        before = dict(
+            (
+                await session.execute(
+                    select(ReferenceVersion.institution_id, ReferenceVersion.version)
+                )
+            )
+            .tuples()
+            .all()
+        )
+
+    async def add(session: Any) -> None:
+        session.add(added)
+        await session.flush()
+
+    await api.db.write(add)
+    assert await _version(api, added.id) == before.get(added.id, 0) + 1
+    await api.db.write(
+        lambda session: session.execute(delete(Institution).where(Institution.id == added.id))
+    )
+    assert await _version(api, added.id) == before.get(added.id, 0) + 2

@@ -186,10 +186,19 @@ def _context_keys(request: BookingRequest, now: datetime) -> dict[str, Any]:
     }
 
 
+def _wanted_version(request: BookingRequest) -> int | None:
+    """The reference version the caller's records were read at, if it read it with them."""
+    return request.known.reference_version if request.known is not None else None
+
+
 async def _check_references(
     session: AsyncSession, request: BookingRequest, now: datetime
 ) -> tuple[repo.BookingContext, list[FieldError]]:
     context = await repo.load_booking_context(session, **_context_keys(request, now))
+    if _wanted_version(request) not in (None, context.reference_version):
+        # What the caller read with its records has changed since: before any refusal, which
+        # would be decided on what the caller holds.
+        raise KnownRecordsChanged
     return context, _reference_errors(request, context)
 
 
@@ -403,9 +412,6 @@ async def _book_in(session: AsyncSession, request: BookingRequest) -> Appointmen
     now = utc_now()
     errors = _check_shape(request)
     context, reference_errors = await _check_references(session, request, now)
-    known = request.known
-    if known is not None and known.reference_version not in (None, context.reference_version):
-        raise KnownRecordsChanged  # what the caller read with them has changed since
     errors.extend(reference_errors)
     if errors:
         raise InvalidInput(errors)
@@ -466,8 +472,24 @@ async def _book_in(session: AsyncSession, request: BookingRequest) -> Appointmen
         unavailable=request.unavailable, provider_exclusive=values["provider_exclusive"]
     )
     # One statement probes and inserts; only when it finds something in the way does the probe
-    # run on its own, to name the clash.
-    appointment_id = await repo.insert_if_free(session, values, provider_rule=provider_rule)
+    # run on its own, to name the clash. With the caller's records, it inserts only at their
+    # version (PostgreSQL's READ COMMITTED would not see a change committed since the context
+    # query otherwise).
+    wanted = _wanted_version(request)
+    if wanted is None:
+        appointment_id = await repo.insert_if_free(session, values, provider_rule=provider_rule)
+    else:
+        inserted = await repo.insert_if_free_at_version(
+            session, values, provider_rule=provider_rule, reference_version=wanted, now=now
+        )
+        appointment_id = None
+        if inserted is not None:
+            appointment_id, values["is_past_patient"] = inserted
+        elif (
+            await repo.current_reference_version(session, institution_id=request.institution_id)
+            != wanted
+        ):
+            raise KnownRecordsChanged
     if appointment_id is None:
         rows = await repo.overlapping(
             session,
@@ -561,7 +583,7 @@ async def _book_fast(
     :class:`KnownRecordsChanged`."""
     now = utc_now()
     known = request.known if request.known is not None and _knows(request.known, request) else None
-    wanted = known.reference_version if known is not None else None
+    wanted = _wanted_version(request)
     keys = _context_keys(request, now)
     key = (
         request.institution_id,

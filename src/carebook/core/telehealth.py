@@ -627,8 +627,11 @@ def _outside_hours(error: OutsideWorkingHours, found: _Resolved) -> OutsideWorki
 
 
 # How many fresh look-ups a booking makes when the institution's reference data changes between
-# each and its booking (each change raises KnownRecordsChanged); after them the booking reads
-# the records it books itself.
+# each and its booking (each change raises KnownRecordsChanged). After them the booking reads the
+# records it books itself (location, provider, patient, operatory, type) rather than fail; what
+# only the look-up reads (visit option, specialty, service, reasons, portal user, which facility)
+# is then the last look-up's, read a moment before: the one window left, and only while the
+# reference data changes under every look-up (a bulk import of patients, say).
 _VERSIONED_LOOKUPS = 3
 
 

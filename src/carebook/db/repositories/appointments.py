@@ -421,6 +421,41 @@ async def insert_if_free(
     return new_id
 
 
+async def insert_if_free_at_version(
+    session: AsyncSession,
+    values: dict[str, Any],
+    *,
+    provider_rule: str,
+    reference_version: int,
+    now: datetime,
+) -> tuple[int, bool] | None:
+    """:func:`insert_if_free`, only while the institution's reference version is
+    ``reference_version`` (``guarded_insert(versioned=True)``): the new id and its
+    ``is_past_patient`` as of ``now``, or None when something is in the way or the version has
+    moved on (:func:`current_reference_version` tells which)."""
+    rule = provider_rule if values["provider_id"] is not None else None
+    query = guarded_insert(
+        values["operatory_id"] is not None, values["patient_id"] is not None, rule, versioned=True
+    )
+    params = {
+        **values,
+        "earliest_start": values["start_at"] - MAX_APPOINTMENT_LENGTH,
+        "reference_version": reference_version,
+        "now": now,
+    }
+    row = (await session.execute(query, params)).one_or_none()
+    return None if row is None else (int(row[0]), bool(row[1]))
+
+
+_VERSION_QUERY = select(reference_version())
+
+
+async def current_reference_version(session: AsyncSession, *, institution_id: int) -> int:
+    return int(
+        (await session.execute(_VERSION_QUERY, {"institution_id": institution_id})).scalar_one()
+    )
+
+
 def provider_mode(*, unavailable: bool, provider_exclusive: bool) -> str:
     """The rule for a new row (a block always holds its provider alone)."""
     return PROVIDER_EXCLUSIVE if unavailable or provider_exclusive else PROVIDER_SHARED
