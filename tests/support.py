@@ -20,6 +20,7 @@ from carebook.app import create_app
 from carebook.config import Settings
 from carebook.core.tenancy import create_api_key
 from carebook.db.database import Database
+from carebook.db.repositories import appointments as appointments_repo
 from carebook.db.tables import (
     AppointmentType,
     Institution,
@@ -238,3 +239,11 @@ class OtherProcess:
     @property
     def db(self) -> Any:
         return self.app.state.carebook.db
+
+
+async def reference_version(db: Database, institution_id: int) -> int:
+    """The institution's reference version now (0 before its first change)."""
+    async with db.read() as session:
+        return await appointments_repo.current_reference_version(
+            session, institution_id=institution_id
+        )

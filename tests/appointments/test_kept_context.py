@@ -27,12 +27,11 @@ from carebook.db.tables import (
     Patient,
     Provider,
     ProviderLocation,
-    ReferenceVersion,
     WorkingHour,
     WorkingHourAppointmentType,
 )
 from tests.appointments.test_past_patient import add_past, stored_past_patient
-from tests.support import Api, Clinic, OtherProcess, future, iso_z
+from tests.support import Api, Clinic, OtherProcess, future, iso_z, reference_version
 
 pytestmark = pytest.mark.anyio
 
@@ -217,16 +216,6 @@ async def test_a_clash_from_a_kept_read_is_named_and_keeps_the_reads(
     assert len(reads) == 1  # neither the clash nor the next booking read afresh
 
 
-async def _version(db: Any, institution_id: int) -> int:
-    async with db.read() as session:
-        found = await session.execute(
-            select(ReferenceVersion.version).where(
-                ReferenceVersion.institution_id == institution_id
-            )
-        )
-        return int(found.scalar() or 0)
-
-
 async def test_every_table_the_context_reads_moves_the_version(api: Api) -> None:
     clinic = await api.clinic()
     other = await api.clinic("other")
@@ -238,9 +227,9 @@ async def test_every_table_the_context_reads_moves_the_version(api: Api) -> None
         start_date=date(2090, 1, 1),
         end_date=date(2090, 1, 2),
     )
-    before = await _version(api.db, iid)
+    before = await reference_version(api.db, iid)
     await _add(api.db, hour, closure)
-    after_insert = await _version(api.db, iid)
+    after_insert = await reference_version(api.db, iid)
     assert after_insert == before + 2
     await _add(
         api.db,
@@ -248,7 +237,7 @@ async def test_every_table_the_context_reads_moves_the_version(api: Api) -> None
             working_hour_id=hour.id, appointment_type_id=clinic.appointment_type_id
         ),
     )
-    assert await _version(api.db, iid) == after_insert + 1
+    assert await reference_version(api.db, iid) == after_insert + 1
 
     tables = [
         "locations",
@@ -261,8 +250,8 @@ async def test_every_table_the_context_reads_moves_the_version(api: Api) -> None
         "location_closures",
     ]
     for table in tables:
-        seen = await _version(api.db, iid)
-        others = await _version(api.db, other.institution_id)
+        seen = await reference_version(api.db, iid)
+        others = await reference_version(api.db, other.institution_id)
         touch = text(
             f"UPDATE {table} SET institution_id = institution_id WHERE institution_id = :i"
         )
@@ -271,10 +260,12 @@ async def test_every_table_the_context_reads_moves_the_version(api: Api) -> None
             await session.execute(statement, {"i": iid})
 
         await api.db.write(run)
-        assert await _version(api.db, iid) > seen, table
-        assert await _version(api.db, other.institution_id) == others, table  # tenants apart
+        assert await reference_version(api.db, iid) > seen, table
+        assert await reference_version(api.db, other.institution_id) == others, (
+            table
+        )  # tenants apart
 
-    seen = await _version(api.db, iid)
+    seen = await reference_version(api.db, iid)
     await api.db.write(
         lambda s: s.execute(
             delete(WorkingHourAppointmentType).where(
@@ -282,9 +273,9 @@ async def test_every_table_the_context_reads_moves_the_version(api: Api) -> None
             )
         )
     )
-    assert await _version(api.db, iid) == seen + 1
+    assert await reference_version(api.db, iid) == seen + 1
     await api.db.write(lambda s: s.execute(delete(LocationClosure)))
-    assert await _version(api.db, iid) == seen + 2
+    assert await reference_version(api.db, iid) == seen + 2
 
 
 def test_the_cache_forgets_an_institution_and_keeps_to_its_limit() -> None:

@@ -36,7 +36,7 @@ from carebook.db.tables import (
     VisitReason,
 )
 from tests.calendar.helpers import DOCTOR_TZ, URL, Tele, body, future_day, telehealth_clinic
-from tests.support import Api, OtherProcess
+from tests.support import Api, OtherProcess, reference_version
 
 pytestmark = pytest.mark.anyio
 
@@ -301,16 +301,6 @@ def _an_hour_ago() -> str:
     return now.replace(tzinfo=None, microsecond=0).isoformat()
 
 
-async def _version(api: Api, institution_id: int) -> int:
-    async with api.db.read() as session:
-        found = await session.execute(
-            select(ReferenceVersion.version).where(
-                ReferenceVersion.institution_id == institution_id
-            )
-        )
-        return int(found.scalar() or 0)
-
-
 @pytest.mark.parametrize(
     "table",
     [
@@ -327,7 +317,7 @@ async def test_every_table_only_the_look_up_reads_moves_the_version(api: Api, ta
     other = await telehealth_clinic(api, "other", sample_guids=False)
     iid, other_iid = tele.clinic.institution_id, other.clinic.institution_id
     column = "id" if table == "institutions" else "institution_id"
-    seen, others = await _version(api, iid), await _version(api, other_iid)
+    seen, others = await reference_version(api.db, iid), await reference_version(api.db, other_iid)
     count = text(f"SELECT count(*) FROM {table} WHERE {column} = :i")
     async with api.db.read() as session:
         touched = int((await session.execute(count, {"i": iid})).scalar_one())
@@ -335,8 +325,8 @@ async def test_every_table_only_the_look_up_reads_moves_the_version(api: Api, ta
     touch = text(f"UPDATE {table} SET {column} = {column} WHERE {column} = :i")
     await api.db.write(lambda session: session.execute(touch, {"i": iid}))
     # Each row's UPDATE bumps the institution it left and the one it is in.
-    assert await _version(api, iid) == seen + 2 * touched
-    assert await _version(api, other_iid) == others  # tenants apart
+    assert await reference_version(api.db, iid) == seen + 2 * touched
+    assert await reference_version(api.db, other_iid) == others  # tenants apart
 
 
 NEW_ROWS: dict[str, Callable[[Tele], Any]] = {
@@ -365,18 +355,18 @@ async def test_a_row_added_or_deleted_moves_the_version(api: Api, table: str) ->
     tele = await telehealth_clinic(api)
     iid = tele.clinic.institution_id
     row = NEW_ROWS[table](tele)
-    seen = await _version(api, iid)
+    seen = await reference_version(api.db, iid)
 
     async def add(session: Any) -> None:
         session.add(row)
         await session.flush()
 
     await api.db.write(add)
-    assert await _version(api, iid) == seen + 1
+    assert await reference_version(api.db, iid) == seen + 1
     await api.db.write(
         lambda session: session.execute(delete(type(row)).where(type(row).id == row.id))
     )
-    assert await _version(api, iid) == seen + 2
+    assert await reference_version(api.db, iid) == seen + 2
 
 
 async def test_an_institution_added_or_deleted_moves_its_own_version(api: Api) -> None:
@@ -399,8 +389,8 @@ async def test_an_institution_added_or_deleted_moves_its_own_version(api: Api) -
         await session.flush()
 
     await api.db.write(add)
-    assert await _version(api, added.id) == before.get(added.id, 0) + 1
+    assert await reference_version(api.db, added.id) == before.get(added.id, 0) + 1
     await api.db.write(
         lambda session: session.execute(delete(Institution).where(Institution.id == added.id))
     )
-    assert await _version(api, added.id) == before.get(added.id, 0) + 2
+    assert await reference_version(api.db, added.id) == before.get(added.id, 0) + 2

@@ -406,17 +406,27 @@ def guarded_insert(
     )
 
 
+def _guarded(
+    values: dict[str, Any], provider_rule: str, *, versioned: bool
+) -> tuple[Any, dict[str, Any]]:
+    """The guarded insert for ``values``' resources and its parameters."""
+    rule = provider_rule if values["provider_id"] is not None else None
+    query = guarded_insert(
+        values["operatory_id"] is not None,
+        values["patient_id"] is not None,
+        rule,
+        versioned=versioned,
+    )
+    return query, {**values, "earliest_start": values["start_at"] - MAX_APPOINTMENT_LENGTH}
+
+
 async def insert_if_free(
     session: AsyncSession, values: dict[str, Any], *, provider_rule: str
 ) -> int | None:
     """Insert the appointment unless an active row overlaps it on one of its resources (the
     same rule as :func:`overlapping`); returns the new id, or None when something is in the way.
     """
-    rule = provider_rule if values["provider_id"] is not None else None
-    query = guarded_insert(
-        values["operatory_id"] is not None, values["patient_id"] is not None, rule
-    )
-    params = {**values, "earliest_start": values["start_at"] - MAX_APPOINTMENT_LENGTH}
+    query, params = _guarded(values, provider_rule, versioned=False)
     new_id: int | None = (await session.execute(query, params)).scalar_one_or_none()
     return new_id
 
@@ -433,16 +443,8 @@ async def insert_if_free_at_version(
     ``reference_version`` (``guarded_insert(versioned=True)``): the new id and its
     ``is_past_patient`` as of ``now``, or None when something is in the way or the version has
     moved on (:func:`current_reference_version` tells which)."""
-    rule = provider_rule if values["provider_id"] is not None else None
-    query = guarded_insert(
-        values["operatory_id"] is not None, values["patient_id"] is not None, rule, versioned=True
-    )
-    params = {
-        **values,
-        "earliest_start": values["start_at"] - MAX_APPOINTMENT_LENGTH,
-        "reference_version": reference_version,
-        "now": now,
-    }
+    query, params = _guarded(values, provider_rule, versioned=True)
+    params.update(reference_version=reference_version, now=now)
     row = (await session.execute(query, params)).one_or_none()
     return None if row is None else (int(row[0]), bool(row[1]))
 
