@@ -185,6 +185,58 @@ async def test_a_refusal_by_a_kept_read_is_decided_again_on_a_fresh_one(
     assert len(reads) == 2  # the kept read refused; the fresh one booked
 
 
+async def test_a_kept_read_works_out_each_local_day_it_books(
+    api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One kept read serves a UTC day, which spans two of New York's local days: the hours
+    worked out for one local day (kept with the read) are not those of the other."""
+    clinic = await api.clinic()
+    day = future(days=7, hour=0).date()  # the UTC date of every booking here
+    before, on = (day - timedelta(days=1)).strftime("%A"), day.strftime("%A")
+    evenings = daily_hours(clinic, "18:00", "21:00")
+    evenings.days = [before]
+    mornings = daily_hours(clinic, "08:00", "11:00")
+    mornings.days = [on]
+    await _add(api.db, evenings, mornings)
+    reads = count_context_reads(monkeypatch)
+
+    async def book_at(client: httpx.AsyncClient, hour: int) -> httpx.Response:
+        start = future(days=7, hour=hour, minute=30)
+        assert start.date() == day
+        appt = {
+            "patient_id": clinic.patient_ids[0],
+            "provider_id": clinic.provider_ids[0],
+            "start_time": iso_z(start),
+            "end_time": iso_z(start + timedelta(minutes=30)),
+            "appointment_type_id": clinic.appointment_type_id,
+        }
+        return await client.post(
+            f"/appointments?subdomain={clinic.subdomain}&location_id={clinic.location_id}",
+            json={"appt": appt},
+            headers=clinic.auth,
+        )
+
+    # 00:30 UTC is the evening before in New York (19:30 or 20:30); 13:30 UTC that morning
+    # (08:30 or 09:30): both inside that day's hours, and both from the one read.
+    assert (await book_at(api.client, 0)).status_code == 201
+    assert (await book_at(api.client, 13)).status_code == 201
+    assert len(reads) == 1
+    assert len(api.db.booking_contexts) == 1
+    # 23:30 UTC is that evening (18:30 or 19:30): inside the evening before's hours only.
+    kept = await book_at(api.client, 23)
+    async with OtherProcess(settings) as fresh:
+        truth = await book_at(fresh, 23)
+    assert kept.status_code == 409
+    assert (kept.status_code, kept.json()) == (truth.status_code, truth.json())
+    async with api.db.read() as session:
+        booked = await session.scalar(
+            select(func.count())
+            .select_from(Appointment)
+            .where(Appointment.institution_id == clinic.institution_id)
+        )
+    assert booked == 2
+
+
 async def test_is_past_patient_is_decided_at_each_booking(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:

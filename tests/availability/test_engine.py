@@ -8,6 +8,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from carebook.core.availability.enforcement import MEMO_LIMIT, ensure_within_hours
 from carebook.core.availability.intervals import (
     Interval,
     contains,
@@ -34,7 +35,10 @@ from carebook.core.availability.slots import (
     fits_of,
     fitting_starts,
 )
+from carebook.core.errors import OutsideWorkingHours
 from carebook.core.time import zone
+from carebook.db.repositories.availability import HoursRow
+from carebook.db.tables import WorkingHour
 
 BASE = datetime(2026, 3, 2, tzinfo=UTC)
 
@@ -564,3 +568,48 @@ def test_a_search_stops_at_its_cap() -> None:
     ]
     with pytest.raises(AssertionError):
         run(0)
+
+
+def test_the_hours_memo_holds_each_date_span_apart_and_stays_bounded() -> None:
+    """``ensure_within_hours`` with a memo answers as without one, for each local date span,
+    and keeps at most ``MEMO_LIMIT`` spans."""
+    tz = zone("America/New_York")
+    # Mondays 09:00-10:00 only.
+    rows = [
+        HoursRow(
+            WorkingHour(begin_time="09:00", end_time="10:00", days=["Monday"], operatory_id=None),
+            frozenset(),
+        )
+    ]
+    monday = date(2026, 3, 2)
+
+    def check(day: date, hour: int, memo: dict[tuple[object, ...], list[Interval]]) -> bool:
+        start = datetime.combine(day, time(hour, 15), tzinfo=tz).astimezone(UTC)
+        try:
+            ensure_within_hours(
+                location_id=1,
+                provider_id=1,
+                operatory_id=None,
+                appointment_type_id=None,
+                tz=tz,
+                start=start,
+                end=start + timedelta(minutes=30),
+                rows=rows,
+                memo=memo,
+            )
+        except OutsideWorkingHours:
+            return False
+        return True
+
+    memo: dict[tuple[object, ...], list[Interval]] = {}
+    assert check(monday, 9, memo)
+    assert not check(monday, 10, memo)  # the same span, from the memo
+    assert len(memo) == 1
+    assert not check(monday + timedelta(days=1), 9, memo)  # Tuesday: its own span
+    assert check(monday + timedelta(days=7), 9, memo)
+    assert len(memo) == 3
+    for week in range(MEMO_LIMIT + 5):
+        assert check(monday + timedelta(days=7 * week), 9, memo) == check(
+            monday + timedelta(days=7 * week), 9, {}
+        )
+        assert len(memo) <= MEMO_LIMIT

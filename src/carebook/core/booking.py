@@ -665,6 +665,7 @@ async def _book_from(
                 end=end,
                 rows=context.provider_hours,
                 has_hours=True,
+                memo=read.memo,
             )
     # No guardian booking comes here (``_fast``): the patient booked is the one the context
     # query was asked about. Whether they were seen before, the insert decides.

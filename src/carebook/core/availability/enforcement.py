@@ -7,7 +7,7 @@ provider with no active working hours at the location is bookable at any time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -15,13 +15,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carebook.core.availability.hours import rule_of
-from carebook.core.availability.intervals import contains, normalize
+from carebook.core.availability.intervals import Interval, contains, normalize
 from carebook.core.availability.rules import closed_intervals, expand
 from carebook.core.errors import OutsideWorkingHours
 from carebook.core.time import format_local, local_date, zone
 from carebook.db.repositories import availability as repo
 
 _TICK = timedelta(microseconds=1)
+
+# What ``ensure_within_hours`` may keep in a caller's memo: a handful of days per read.
+MEMO_LIMIT = 64
+
+HoursMemo = MutableMapping[tuple[object, ...], list[Interval]]
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ def ensure_within_hours(
     end: datetime,
     rows: Sequence[repo.HoursRow],
     has_hours: bool = False,
+    memo: HoursMemo | None = None,
 ) -> None:
     """Raise ``OutsideWorkingHours`` when the provider has working hours (``rows``: their active
     ones at the location) and ``[start, end)`` is not inside those that fit the operatory and the
@@ -78,11 +84,48 @@ def ensure_within_hours(
 
     ``has_hours`` says the provider has hours at the location even if ``rows`` holds none: the
     rows were then read for the booking's dates only, and none of them falls there.
+
+    ``memo`` keeps the hours worked on each local date span, for a caller that checks many
+    bookings against the same ``rows`` (a kept booking context): the caller's promise is that
+    ``rows`` do not change while it passes the same memo.
     """
     if not rows and not has_hours:
         return
     first, last = local_date(start, tz), local_date(end - _TICK, tz)
-    hours = normalize(
+    key = (operatory_id, appointment_type_id, first, last, tz.key)
+    hours = memo.get(key) if memo is not None else None
+    if hours is None:
+        hours = working_intervals(
+            rows,
+            operatory_id=operatory_id,
+            appointment_type_id=appointment_type_id,
+            first=first,
+            last=last,
+            tz=tz,
+        )
+        if memo is not None:
+            if len(memo) >= MEMO_LIMIT:
+                memo.clear()
+            memo[key] = hours
+    if not contains(hours, start, end):
+        raise OutsideWorkingHours(
+            f"provider {provider_id} does not work at location {location_id} "
+            f"at {format_local(start, tz)}"
+        )
+
+
+def working_intervals(
+    rows: Sequence[repo.HoursRow],
+    *,
+    operatory_id: int | None,
+    appointment_type_id: int | None,
+    first: date,
+    last: date,
+    tz: ZoneInfo,
+) -> list[Interval]:
+    """The instants of local dates ``first`` … ``last`` that ``rows`` give to a booking in
+    ``operatory_id`` of ``appointment_type_id`` (normalized)."""
+    return normalize(
         interval
         for row in rows
         if (operatory_id is None or row.hour.operatory_id in (None, operatory_id))
@@ -90,11 +133,6 @@ def ensure_within_hours(
         and (rule := rule_of(row.hour)) is not None
         for interval in expand(rule, first, last, tz)
     )
-    if not contains(hours, start, end):
-        raise OutsideWorkingHours(
-            f"provider {provider_id} does not work at location {location_id} "
-            f"at {format_local(start, tz)}"
-        )
 
 
 async def ensure_bookable_time(

@@ -277,6 +277,9 @@ class ContextRead:
     found: tuple[Any, ...]  # the five records; with known records, the ids found
     facts: tuple[Any, ...]  # the four flags and the reference version
     hours: list[HoursRow]
+    # What the booking core derives from ``hours`` (the hours worked on a booking's dates),
+    # kept with them: a kept read's next booking is most often on the same day.
+    memo: dict[tuple[object, ...], Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def version(self) -> int:
