@@ -284,6 +284,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         workers=workers,
         log_level=settings.log_level,
         access_log=False,
+        # Carebook never uses the client's address (no access log, nothing keyed by it), so
+        # uvicorn's X-Forwarded-For middleware would only add a hop to every request.
+        proxy_headers=False,
     )
 
 
