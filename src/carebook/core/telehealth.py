@@ -684,7 +684,11 @@ async def _book_resolved(
     taken: SlotTaken | None = None
     outside: OutsideWorkingHours | None = None
     for operatory_id in found.operatory_ids:
-        attempt = replace(request, operatory_id=operatory_id)
+        attempt = (
+            request
+            if operatory_id == request.operatory_id
+            else replace(request, operatory_id=operatory_id)
+        )
         try:
             async with calendar_fields():
                 record = await booking.book(db, attempt)

@@ -310,21 +310,29 @@ def query_values(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     return values
 
 
+# Per field, what _convert needs of it, worked out once: (name, its lower-cased name, its
+# ModelState key, its kind, whether it is required).
+_BINDINGS = tuple(
+    (name, name.lower(), f"model.{name}", kind, name in REQUIRED) for name, kind in FIELDS
+)
+
+
 def _convert(body: _Body) -> dict[str, Any]:
     """Every field converted (None where absent), every failure recorded in ``body.errors``."""
     out: dict[str, Any] = {}
-    for name, kind in FIELDS:
+    values = body.values
+    json_body = body.dialect == "json"
+    for name, lowered, key, kind, required in _BINDINGS:
         if kind == "reasons":
             out[name] = _reasons(body)
             continue
-        key = f"model.{name}"
-        value = body.values.get(name.lower())
-        if kind == "string" and body.dialect == "json" and name not in REQUIRED:
+        value = values.get(lowered)
+        if kind == "string" and json_body and not required:
             missing = value is None  # Json.NET keeps "" as it is
         else:
             missing = _is_blank(value)  # MVC binds "" to null; [Required] refuses blanks
         if missing:
-            if name in REQUIRED:
+            if required:
                 body.fail(key, f"The {name} field is required.")
             out[name] = None
             continue
