@@ -21,6 +21,23 @@ async def _pid(conn: DriverConnection) -> int:
     return int(row[0])
 
 
+async def _pids_at_once(db: Database, count: int) -> list[int]:
+    """``count`` pieces of driver work at once (each waits for all to start), each answering
+    its connection's server process id."""
+    started = asyncio.Event()
+    waiting = 0
+
+    async def held(conn: DriverConnection) -> int:
+        nonlocal waiting
+        waiting += 1
+        if waiting == count:
+            started.set()
+        await started.wait()
+        return await _pid(conn)
+
+    return list(await asyncio.gather(*(db.write_driver(held) for _ in range(count))))
+
+
 async def test_connections_are_kept_reused_and_bounded(database_url: str) -> None:
     db = Database(database_url, pool_size=4)  # keeps 2
     try:
@@ -35,18 +52,7 @@ async def test_connections_are_kept_reused_and_bounded(database_url: str) -> Non
         assert await db.write_driver(_pid) == first  # a refused statement leaves it usable
 
         # Four at once: four connections; two of them kept afterwards.
-        started = asyncio.Event()
-        waiting = 0
-
-        async def held(conn: DriverConnection) -> int:
-            nonlocal waiting
-            waiting += 1
-            if waiting == 4:
-                started.set()
-            await started.wait()
-            return await _pid(conn)
-
-        pids = await asyncio.gather(*(db.write_driver(held) for _ in range(4)))
+        pids = await _pids_at_once(db, 4)
         assert len(set(pids)) == 4
         # The other two went back to the pool: two stay checked out, idle, and serve next.
         assert db.write_engine.pool.checkedout() == 2  # type: ignore[attr-defined]
@@ -60,18 +66,7 @@ async def test_connections_are_kept_reused_and_bounded(database_url: str) -> Non
 async def test_an_outage_drops_every_kept_connection(database_url: str) -> None:
     db = Database(database_url, pool_size=4)
     try:
-        started = asyncio.Event()
-        waiting = 0
-
-        async def both(conn: DriverConnection) -> int:
-            nonlocal waiting
-            waiting += 1
-            if waiting == 2:
-                started.set()
-            await started.wait()
-            return await _pid(conn)
-
-        pids = await asyncio.gather(db.write_driver(both), db.write_driver(both))
+        pids = await _pids_at_once(db, 2)
         assert len(set(pids)) == 2
 
         async def cut(conn: DriverConnection) -> None:

@@ -38,8 +38,10 @@ pytestmark = pytest.mark.anyio
 ALL_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
-async def book(client: httpx.AsyncClient, clinic: Clinic, hour: int) -> httpx.Response:
-    start = future(days=7, hour=hour)  # the same local day for every hour used here
+async def book(
+    client: httpx.AsyncClient, clinic: Clinic, hour: int, minute: int = 0
+) -> httpx.Response:
+    start = future(days=7, hour=hour, minute=minute)  # 14:00-17:00 UTC: one New York day
     appt = {
         "patient_id": clinic.patient_ids[0],
         "provider_id": clinic.provider_ids[0],
@@ -201,20 +203,8 @@ async def test_a_kept_read_works_out_each_local_day_it_books(
     reads = count_context_reads(monkeypatch)
 
     async def book_at(client: httpx.AsyncClient, hour: int) -> httpx.Response:
-        start = future(days=7, hour=hour, minute=30)
-        assert start.date() == day
-        appt = {
-            "patient_id": clinic.patient_ids[0],
-            "provider_id": clinic.provider_ids[0],
-            "start_time": iso_z(start),
-            "end_time": iso_z(start + timedelta(minutes=30)),
-            "appointment_type_id": clinic.appointment_type_id,
-        }
-        return await client.post(
-            f"/appointments?subdomain={clinic.subdomain}&location_id={clinic.location_id}",
-            json={"appt": appt},
-            headers=clinic.auth,
-        )
+        assert future(days=7, hour=hour, minute=30).date() == day
+        return await book(client, clinic, hour, 30)
 
     # 00:30 UTC is the evening before in New York (19:30 or 20:30); 13:30 UTC that morning
     # (08:30 or 09:30): both inside that day's hours, and both from the one read.
