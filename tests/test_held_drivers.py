@@ -63,7 +63,7 @@ async def test_connections_are_kept_reused_and_bounded(database_url: str) -> Non
         await db.dispose()
 
 
-async def test_an_outage_drops_every_kept_connection(database_url: str) -> None:
+async def test_connections_closed_by_the_server_are_not_handed_out(database_url: str) -> None:
     db = Database(database_url, pool_size=4)
     try:
         pids = await _pids_at_once(db, 2)
@@ -87,15 +87,35 @@ async def test_an_outage_drops_every_kept_connection(database_url: str) -> None:
         other = Database(database_url, pool_size=2)
         try:
             await other.write_driver(cut)
-            for _ in range(100):
+            for _ in range(500):
                 if await other.write_driver(gone):
                     break
                 await asyncio.sleep(0.01)
+            else:
+                pytest.fail("the terminated server processes did not end")
         finally:
             await other.dispose()
-        with pytest.raises(Unavailable):  # the request meeting the dead connection: a 503
-            await db.write_driver(_pid)
-        fresh = await db.write_driver(_pid)  # not the other dead one: both were dropped
+        await asyncio.sleep(0.05)  # asyncpg reads the server's goodbye
+        fresh = await db.write_driver(_pid)  # no 503: both closed ones were passed over
+        assert fresh not in pids
+        assert db.write_engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+    finally:
+        await db.dispose()
+
+
+async def test_an_outage_drops_every_kept_connection(database_url: str) -> None:
+    db = Database(database_url, pool_size=4)
+    try:
+        pids = await _pids_at_once(db, 2)
+        assert db.write_engine.pool.checkedout() == 2  # type: ignore[attr-defined]
+
+        async def reset(_conn: DriverConnection) -> None:
+            raise ConnectionResetError  # what a connection lost mid-statement raises
+
+        with pytest.raises(Unavailable):
+            await db.write_driver(reset)
+        assert db.write_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        fresh = await db.write_driver(_pid)
         assert fresh not in pids
     finally:
         await db.dispose()

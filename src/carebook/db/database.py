@@ -182,6 +182,12 @@ class _AsyncpgDriver:
         self._conn = connection
         self.dialect = dialect
 
+    def is_closed(self) -> bool:
+        return bool(self._conn.is_closed())
+
+    def terminate(self) -> None:
+        self._conn.terminate()
+
     async def fetchrow(self, sql: str, args: Sequence[Any]) -> Sequence[Any] | None:
         row: Sequence[Any] | None = await self._run(self._conn.fetchrow, sql, args)
         return row
@@ -495,9 +501,16 @@ class _HeldDrivers:
 
     @asynccontextmanager
     async def driver(self) -> AsyncIterator[_AsyncpgDriver]:
-        if self._idle:
+        fairy = None
+        while self._idle:
             fairy, driver = self._idle.pop()
-        else:
+            if not driver.is_closed():
+                break
+            # Closed by the server since (a restart): asyncpg knows, so no request needs to fail.
+            await greenlet_spawn(fairy.invalidate)
+            await greenlet_spawn(fairy.close)
+            fairy = None
+        if fairy is None:
             fairy = await self._engine.raw_connection()
             driver = _AsyncpgDriver(fairy.driver_connection, self._engine.dialect)
         keep = False
@@ -514,13 +527,23 @@ class _HeldDrivers:
         finally:
             # (Cancelled mid-statement, keep stays False: the connection goes back to the pool,
             # as it always did.)
-            if keep and not self._closed and len(self._idle) < self._keep:
+            if (
+                keep
+                and not self._closed
+                and len(self._idle) < self._keep
+                and not driver.is_closed()
+            ):
                 self._idle.append((fairy, driver))
             else:
                 await greenlet_spawn(fairy.close)
 
     async def _drop_idle(self, *, invalidate: bool) -> None:
         idle, self._idle = self._idle, []
+        if invalidate:
+            # At once, before any await: a server that stopped answering is not waited for, and
+            # a cancellation below leaves no live connection behind.
+            for _fairy, driver in idle:
+                driver.terminate()
         for fairy, _driver in idle:
             if invalidate:
                 await greenlet_spawn(fairy.invalidate)

@@ -294,7 +294,9 @@ class ContextRead:
         return context
 
 
-_NOTHING_FOUND = ContextRead((None,) * len(CONTEXT_ENTITIES), (False,) * 4 + (0,), [])
+def _nothing_found() -> ContextRead:
+    # A new one each time: each read has its own memo.
+    return ContextRead((None,) * len(CONTEXT_ENTITIES), (False,) * 4 + (0,), [])
 
 
 async def load_booking_context(
@@ -334,7 +336,7 @@ async def load_booking_context(
     )
     rows = await conn.fetch(statement.sql, statement.args(params))
     if not rows:
-        return _NOTHING_FOUND
+        return _nothing_found()
     row = rows[0]
     if known is None:
         found = tuple(entity.load(row, entity.offset) for entity in compiled.entities)
