@@ -162,7 +162,9 @@ async def test_connections_cut_by_a_server_restart_answer_503_then_recover(api: 
         outages += 1
     else:
         pytest.fail("still unavailable after every pooled connection was replaced")
-    assert 1 <= outages <= 5  # at most one per pooled connection (pool_size=5)
+    # At most one per pooled connection (pool_size=5); none when the connections driver work
+    # keeps were seen closed before use (asyncpg reads the server's goodbye).
+    assert outages <= 5
     # Reads through the session path recover too.
     for _ in range(6):
         response = await api.client.get(

@@ -270,7 +270,7 @@ class WalCheckpointer:
         self._thread.join(timeout=5)
 
 
-def _make_engine(url: str, *, pool_size: int, immediate: bool) -> AsyncEngine:
+def _make_engine(url: str, *, pool_size: int, immediate: bool, held: int = 0) -> AsyncEngine:
     if url.startswith("sqlite"):
         database = make_url(url).database
         if not database or database == ":memory:":
@@ -294,7 +294,9 @@ def _make_engine(url: str, *, pool_size: int, immediate: bool) -> AsyncEngine:
     return create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        # As many again under load, plus the ones driver work keeps (``_HeldDrivers``), so the
+        # session path can still open twice the pool size while those are kept.
+        max_overflow=pool_size + held,
         pool_pre_ping=False,
         # A database error's text (logged with a 500, or with an outage's warning) names its
         # statement but never its parameters: patients' names, dates of birth, SSNs.
@@ -313,7 +315,9 @@ class Database:
             self.write_engine = _make_engine(url, pool_size=1, immediate=True)
             self.read_engine = _make_engine(url, pool_size=4, immediate=False)
         else:
-            self.write_engine = _make_engine(url, pool_size=pool_size, immediate=False)
+            self.write_engine = _make_engine(
+                url, pool_size=pool_size, immediate=False, held=_held_count(pool_size)
+            )
             self.read_engine = self.write_engine
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
@@ -323,7 +327,7 @@ class Database:
         self._checkpointer: WalCheckpointer | None = None
         # PostgreSQL: connections kept for driver-level work, up to half the pool.
         self._drivers = (
-            None if self.is_sqlite else _HeldDrivers(self.write_engine, keep=max(1, pool_size // 2))
+            None if self.is_sqlite else _HeldDrivers(self.write_engine, keep=_held_count(pool_size))
         )
         # The booking contexts this process read, to book from again while still current.
         self.booking_contexts: ContextCache[ContextRead] = ContextCache()
@@ -481,17 +485,22 @@ async def _retrying(once: Callable[[], Awaitable[T]]) -> T:
             await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
 
 
+def _held_count(pool_size: int) -> int:
+    """How many connections PostgreSQL's driver work keeps between uses."""
+    return max(1, pool_size // 2)
+
+
 class _HeldDrivers:
     """asyncpg connections for driver-level work, kept checked out of ``engine``'s pool between
     uses (its codecs set up by SQLAlchemy). Taking one is a list pop: a checkout from the pool
     and its return cost about 25 µs of CPU (a twentieth of a booking), and an
     ``AsyncConnection`` around it as much again.
 
-    At most ``keep`` are kept idle (they count against the pool's size, so the session path
-    keeps the rest); more, when more driver work runs at once, go back to the pool. A
-    connection that fails with an outage, or whose state the driver no longer knows, is
-    invalidated, and so is every idle one: after a server restart they would each fail the
-    next request too."""
+    At most ``keep`` are kept idle (the pool's overflow is that much larger, so the session
+    path can still open as many as before); more, when more driver work runs at once, go back
+    to the pool. A connection that fails with an outage, or whose state the driver no longer
+    knows, is invalidated, and so is every idle one: after a server restart they would each
+    fail the next request too."""
 
     def __init__(self, engine: AsyncEngine, keep: int) -> None:
         self._engine = engine
