@@ -152,6 +152,8 @@ def comparable(context: repo.CalendarContext | None) -> dict[str, Any] | None:
             out[field.name] = [(guid, columns_of(r)) for guid, r in value.items()]
         elif field.name == "reference_version":
             out[field.name] = (value, type(value))
+        elif field.name == "memo":
+            out[field.name] = value  # nothing worked out yet from a fresh look-up: {}
         else:
             out[field.name] = columns_of(value)
     return out

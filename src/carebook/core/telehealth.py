@@ -38,11 +38,12 @@ Decisions (the reference leaves them open):
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -152,6 +153,10 @@ class CalendarAppointment:
     doctor_tz: str
     patient_tz: str
     user_tz: str
+    # The look-up's memo (``CalendarContext.memo``) when booked from the records it read, at
+    # its reference version: for what an API works out from those records to show them (the
+    # same for each of its bookings). None when the booking read the records itself.
+    memo: dict[Hashable, Any] | None = None
 
     @property
     def appointment(self) -> Appointment:
@@ -657,7 +662,7 @@ async def book_appointment(
             pass  # perhaps only because the look-up is old: decided below on a fresh one
         else:
             try:
-                return await _book_resolved(db, given, found, kept.reference_version)
+                return await _book_resolved(db, given, found, kept)
             except booking.KnownRecordsChanged:
                 db.calendar_contexts.forget(found.institution.id)
     for _ in range(_VERSIONED_LOOKUPS):
@@ -665,7 +670,7 @@ async def book_appointment(
         found = _resolve(principal, given, now, context)
         assert context is not None  # (_resolve found the institution)
         try:
-            booked = await _book_resolved(db, given, found, context.reference_version)
+            booked = await _book_resolved(db, given, found, context)
         except booking.KnownRecordsChanged:
             continue
         if keep:
@@ -676,10 +681,11 @@ async def book_appointment(
 
 
 async def _book_resolved(
-    db: Database, given: CalendarBooking, found: _Resolved, reference_version: int | None
+    db: Database, given: CalendarBooking, found: _Resolved, read: repo.CalendarContext | None
 ) -> CalendarAppointment:
-    """Book what ``found`` resolved, trying each operatory it offers in turn."""
-    request = _booking_request(given, found, reference_version)
+    """Book what ``found`` resolved, trying each operatory it offers in turn: from the records
+    the look-up ``read`` at its reference version, or (None) reading them afresh."""
+    request = _booking_request(given, found, read.reference_version if read else None)
     record = None
     taken: SlotTaken | None = None
     outside: OutsideWorkingHours | None = None
@@ -721,4 +727,5 @@ async def _book_resolved(
         doctor_tz=found.doctor_tz,
         patient_tz=found.patient_tz,
         user_tz=found.user_tz,
+        memo=read.memo if read is not None else None,
     )

@@ -14,7 +14,7 @@ from starlette.types import Scope
 
 from carebook.api.calendar import PREFIX
 from carebook.api.calendar.model import FIELDS, FORM_TYPE, JSON_TYPES, REQUIRED, read_model
-from carebook.api.calendar.schedule import Schedule, schedule_out
+from carebook.api.calendar.schedule import Schedule, schedule_json
 from carebook.api.kit.auth import PrincipalDep
 from carebook.api.kit.state import DatabaseDep
 from carebook.core import telehealth
@@ -123,7 +123,7 @@ async def book_schedule(db: Database, principal: Principal, given: CalendarBooki
     """Book ``given`` and answer the ``Schedule``'s JSON: the one translation both the route
     and the express lane (:mod:`carebook.api.calendar.express`) use."""
     booked = await telehealth.book_appointment(db, principal, given)
-    return schedule_out(booked).model_dump_json().encode()
+    return schedule_json(booked)
 
 
 ACTIONS = (

@@ -5,8 +5,8 @@ visit reasons, portal users, visit options). Every function on tenant data takes
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -252,6 +252,9 @@ class CalendarContext:
     # The institution's reference version in the same snapshot (``tables.ReferenceVersion``):
     # every table read here but ``appointments`` (``referred``) moves it.
     reference_version: int = 0
+    # What is worked out from these records for their bookings (bounded by the caller's keys),
+    # kept with them: a kept look-up is replaced, never changed, when the version moves on.
+    memo: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 # The positions of the entities that vary over the rows of :func:`calendar_context_query`;
