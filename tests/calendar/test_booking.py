@@ -468,6 +468,30 @@ async def test_location_scoped_type_books_the_first_free_operatory(api: Api) -> 
     )
     assert second.status_code == 200, second.text
     assert second.json()["ResourceID"] == chairs[1]
+    # The first booking's GUIDs again (its kept look-up), at a time the other provider has
+    # taken chair 1: chair 2, and the answer says so (not the first answer's chair).
+    later = f"{future_day().isoformat()}T11:00:00+01:00"
+    other_first = await post(
+        api, tele, body(tele, later, ProviderId=tele.other_provider, PatientId=tele.dependant)
+    )
+    assert other_first.json()["ResourceID"] == chairs[0]
+    again = await post(api, tele, body(tele, later))
+    assert again.status_code == 200, again.text
+    assert (again.json()["ResourceID"], again.json()["Resource"]) == (
+        chairs[1],
+        {"ID": chairs[1], "Name": "Chair 2"},
+    )
+    starts = datetime.fromisoformat(later).astimezone(ZoneInfo(first.json()["DoctorTimeZone"]))
+    assert {k: v for k, v in again.json().items() if first.json()[k] != v} == {
+        "ID": again.json()["ID"],
+        "ResourceID": chairs[1],
+        "Resource": {"ID": chairs[1], "Name": "Chair 2"},
+        "AppointmentOn": starts.isoformat(),
+        "FromDate": starts.isoformat(),
+        "ToDate": (starts + timedelta(minutes=15)).isoformat(),
+        "AppointmentOnUTC": f"{future_day().isoformat()}T10:00:00Z",
+        "ModifiedOn": again.json()["ModifiedOn"],
+    }
     # Both chairs taken: the third provider's booking names the clash.
     other_user = await telehealth_user(api, tele)
     third_try = await post(api, tele, body(tele, when, ProviderId=third, UserId=other_user))
