@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from carebook.cli import BROKEN_PIPE_STATUS, main, shown_url
+from carebook.serving import CoalescingHttpToolsProtocol
 
 
 def test_migrate_demo_and_keys(
@@ -231,6 +232,7 @@ def test_serve_refuses_a_database_not_migrated_to_the_head(
     assert [(c["host"], c["port"], c["workers"]) for c in uvicorn_runs] == [
         ("127.0.0.1", int(port), 2)
     ]
+    assert uvicorn_runs[0]["http"] is CoalescingHttpToolsProtocol  # one write per answer
     assert capsys.readouterr().err == (
         "note: SQLite serialises writes; more workers add little. Use PostgreSQL to scale.\n"
     )

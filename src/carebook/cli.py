@@ -267,6 +267,8 @@ def check_can_listen(host: str, port: int) -> None:
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    from carebook.serving import CoalescingHttpToolsProtocol
+
     settings.resolved_secret_key()  # a damaged key file stops here, said plainly, not at start-up
     check_can_listen(host, port)
     check_migrated(settings)
@@ -287,6 +289,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         # Carebook never uses the client's address (no access log, nothing keyed by it), so
         # uvicorn's X-Forwarded-For middleware would only add a hop to every request.
         proxy_headers=False,
+        # Each answer in one write (carebook.serving).
+        http=CoalescingHttpToolsProtocol,
     )
 
 

@@ -312,7 +312,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def servers(settings: Settings) -> Iterator[list[str]]:
-    """Two separate uvicorn processes on the test database (stateless API processes)."""
+    """Two separate ``carebook serve`` processes on the test database (stateless API processes)."""
     env = {
         **os.environ,
         "CAREBOOK_DATABASE_URL": settings.database_url,
@@ -329,15 +329,12 @@ def servers(settings: Settings) -> Iterator[list[str]]:
                 [
                     sys.executable,
                     "-m",
-                    "uvicorn",
-                    "carebook.app:app_from_environment",
-                    "--factory",
+                    "carebook",
+                    "serve",
                     "--host",
                     "127.0.0.1",
                     "--port",
                     str(port),
-                    "--log-level",
-                    "warning",
                 ],
                 env=env,
             )

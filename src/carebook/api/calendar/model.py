@@ -18,6 +18,7 @@ As ASP.NET's ``[Required]`` does, a blank ``Reason`` ("" or spaces) is "required
 from __future__ import annotations
 
 import codecs
+import functools
 import json
 import re
 import uuid
@@ -35,7 +36,7 @@ from carebook.api.kit.nesting import nests_deeper_than
 from carebook.core.errors import FieldError, InvalidInput
 from carebook.core.telehealth import MAX_AMOUNT, CalendarBooking, in_cents
 from carebook.core.time import parse_datetime
-from carebook.db.types import guid_of
+from carebook.db.types import GUID_CACHE_SIZE, guid_of
 
 JSON_TYPES = ("application/json", "text/json")
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -158,14 +159,22 @@ def _bad_value(body: _Body, name: str, kind: str, value: Any) -> _Bad:
     return _Bad(f"Error converting value {_json_text(value)} to type '{NET_TYPES[kind]}'.")
 
 
+@functools.lru_cache(maxsize=GUID_CACHE_SIZE)
+def _parsed_guid(value: str) -> uuid.UUID | None:
+    """The GUID ``value`` spells in one of Guid.Parse's formats (32 digits, hyphenated or not,
+    in braces or in parentheses, spaces around), else None; remembered for the texts seen most
+    recently, as a client names the same few GUIDs in request after request."""
+    text = value.strip()
+    if text[:1] + text[-1:] in ("{}", "()"):
+        text = text[1:-1]
+    return guid_of(text) if _GUID_TEXT.fullmatch(text) else None
+
+
 def _guid(body: _Body, name: str, value: Any) -> uuid.UUID:
     if isinstance(value, str):
-        text = value.strip()
-        # Guid.Parse's formats: 32 digits, hyphenated, in braces or in parentheses.
-        if text[:1] + text[-1:] in ("{}", "()"):
-            text = text[1:-1]
-        if _GUID_TEXT.fullmatch(text):
-            return guid_of(text)
+        parsed = _parsed_guid(value)
+        if parsed is not None:
+            return parsed
     raise _bad_value(body, name, "guid", value)
 
 
@@ -327,8 +336,10 @@ def _convert(body: _Body) -> dict[str, Any]:
             out[name] = _reasons(body)
             continue
         value = values.get(lowered)
-        if kind == "string" and json_body and not required:
-            missing = value is None  # Json.NET keeps "" as it is
+        if value is None:
+            missing = True
+        elif kind == "string" and json_body and not required:
+            missing = False  # Json.NET keeps "" as it is
         else:
             missing = _is_blank(value)  # MVC binds "" to null; [Required] refuses blanks
         if missing:
@@ -374,12 +385,17 @@ def _reasons(body: _Body) -> tuple[uuid.UUID, ...]:
     return tuple(found)
 
 
-def _json_body(text: str) -> _Body:
-    def refuse_constant(name: str) -> Any:
-        raise ValueError(f"Unexpected character encountered while parsing value: {name[0]}.")
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"Unexpected character encountered while parsing value: {name[0]}.")
 
+
+# Made once: ``json.loads`` with options makes a decoder per call.
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_refuse_constant)
+
+
+def _json_body(text: str) -> _Body:
     try:
-        data = json.loads(text, parse_float=Decimal, parse_constant=refuse_constant)
+        data = _DECODER.decode(text)
     except json.JSONDecodeError as error:
         raise _model_error(
             f"Invalid JSON: {error.msg}. Path '', line {error.lineno}, position {error.colno}."
@@ -457,10 +473,12 @@ def _charset(charset: str | None) -> str:
 
 
 def _decode(raw: bytes, charset: str | None) -> str:
-    name = _charset(charset)
+    name = "utf-8" if charset is None else _charset(charset)
     try:
         if name == "utf-8":
-            return raw.decode("utf-8-sig")
+            # As the utf-8-sig codec reads it (a byte order mark dropped), without its Python
+            # code in the way.
+            return raw[3:].decode() if raw.startswith(codecs.BOM_UTF8) else raw.decode()
         return raw.decode(name)
     except UnicodeError:  # the bytes are not text in a supported charset
         raise _model_error(f"The request body is not valid {name} text.") from None
