@@ -186,6 +186,12 @@ class _Resolved:
     doctor_tz: str
     patient_tz: str
     user_tz: str
+
+
+@dataclass(frozen=True)
+class _When:
+    """A booking's times, as instants."""
+
     start: datetime
     secondary: datetime | None
 
@@ -412,15 +418,42 @@ async def _load_context(db: Database, lookup: repo.CalendarLookup) -> repo.Calen
     return await db.read_driver(load)
 
 
+# The key of a look-up's resolution in its memo (``CalendarContext.memo``).
+_RESOLVED = ("calendar resolution",)
+
+
 def _resolve(
     principal: Principal,
     given: CalendarBooking,
     now: datetime,
     context: repo.CalendarContext | None,
-) -> _Resolved:
-    # ``context`` holds every record the request names (see _load_context); the checks below
-    # raise in the same order as looking each up in turn would.
+) -> tuple[_Resolved, _When]:
+    """What ``given`` names, as ``context`` found it, and its times; raises as looking each
+    record up in turn would, the times last.
+
+    The records' part depends only on the GUIDs, which are the look-up's key: it is worked out
+    once per look-up and kept in its memo (only once it has passed). Who may reach the account,
+    and the times, are decided for each booking."""
     found = _institution(principal, given.account_id, context)
+    resolved: _Resolved | None = found.memo.get(_RESOLVED)
+    if resolved is None:
+        resolved = found.memo[_RESOLVED] = _resolve_records(given, found)
+    start = _instant(given.appointment_on, resolved.doctor_tz, "AppointmentOn")
+    if start <= now:
+        raise InvalidInput.one(
+            "AppointmentOn", "AppointmentOn must be in the future; the time given has passed."
+        )
+    secondary = None
+    if given.secondary_appointment_on is not None:
+        secondary = _instant(
+            given.secondary_appointment_on, resolved.doctor_tz, "SecondaryAppointmentOn"
+        )
+    return resolved, _When(start, secondary)
+
+
+def _resolve_records(given: CalendarBooking, found: repo.CalendarContext) -> _Resolved:
+    # ``found`` holds every record the request names (see _load_context); the checks below
+    # raise in the same order as looking each up in turn would.
     institution = found.institution
     user = found.user
     if user is None:
@@ -472,14 +505,6 @@ def _resolve(
 
     doctor_tz = provider_zone(provider, location)
     patient_tz = patient_zone(patient, user, location)
-    start = _instant(given.appointment_on, doctor_tz, "AppointmentOn")
-    if start <= now:
-        raise InvalidInput.one(
-            "AppointmentOn", "AppointmentOn must be in the future; the time given has passed."
-        )
-    secondary = None
-    if given.secondary_appointment_on is not None:
-        secondary = _instant(given.secondary_appointment_on, doctor_tz, "SecondaryAppointmentOn")
     return _Resolved(
         institution=institution,
         user=user,
@@ -498,17 +523,19 @@ def _resolve(
         doctor_tz=doctor_tz,
         patient_tz=patient_tz,
         user_tz=user.tz or patient_tz,
-        start=start,
-        secondary=secondary,
     )
 
 
+# The key of the records a look-up hands its bookings, in its memo.
+_KNOWN = ("calendar known records",)
+
+
 def _booking_request(
-    given: CalendarBooking, found: _Resolved, reference_version: int | None
+    given: CalendarBooking, found: _Resolved, when: _When, read: repo.CalendarContext | None
 ) -> booking.BookingRequest:
-    """The core's request for ``given``. With the look-up's ``reference_version`` it carries
-    the records the look-up read, to be booked from at that version only; without, the booking
-    reads them itself."""
+    """The core's request for ``given``. With the look-up ``read`` it carries the records the
+    look-up read, to be booked from at its reference version only; without, the booking reads
+    them itself."""
     patient = found.patient
     dependant = None
     patient_id = patient.id
@@ -528,20 +555,23 @@ def _booking_request(
         patient_id = found.guardian.id
     minutes = found.mode.minutes if found.mode is not None else found.appointment_type.minutes
     known = None
-    if reference_version is not None:
-        # What the GUID look-up read, so the booking does not read these records again.
-        known = booking_sql.KnownRecords(
-            location=found.location,
-            provider=found.provider,
-            patient=patient,
-            operatories={o.id: o for o in found.operatories},
-            appointment_type=found.appointment_type,
-            reference_version=reference_version,
-        )
+    if read is not None:
+        # What the GUID look-up read, so the booking does not read these records again (the
+        # same for each of its bookings: kept in its memo).
+        known = read.memo.get(_KNOWN)
+        if known is None:
+            known = read.memo[_KNOWN] = booking_sql.KnownRecords(
+                location=found.location,
+                provider=found.provider,
+                patient=patient,
+                operatories={o.id: o for o in found.operatories},
+                appointment_type=found.appointment_type,
+                reference_version=read.reference_version,
+            )
     return booking.BookingRequest(
         institution_id=found.institution.id,
         location_id=found.location.id,
-        start=found.start,
+        start=when.start,
         provider_id=found.provider.id,
         patient_id=patient_id,
         appointment_type_id=found.appointment_type.id,
@@ -562,7 +592,7 @@ def _booking_request(
             doc_ids=list(given.doc_ids) if given.doc_ids is not None else None,
             is_custom_form_flow=given.is_custom_form_flow,
             referred_parent_id=found.referred.id if found.referred is not None else None,
-            secondary_start=found.secondary,
+            secondary_start=when.secondary,
             reason_ids=tuple(r.id for r in found.reasons),
         ),
     )
@@ -617,7 +647,9 @@ async def _named_clash(
     return named
 
 
-def _outside_hours(error: OutsideWorkingHours, found: _Resolved) -> OutsideWorkingHours:
+def _outside_hours(
+    error: OutsideWorkingHours, found: _Resolved, start: datetime
+) -> OutsideWorkingHours:
     """``error`` again, its message naming the provider and the facility by GUID."""
     why = (
         f"the facility {found.location.guid} is closed on {error.closed_on.isoformat()}"
@@ -626,7 +658,7 @@ def _outside_hours(error: OutsideWorkingHours, found: _Resolved) -> OutsideWorki
         f"{found.location.guid} then"
     )
     return OutsideWorkingHours(
-        f"The time {format_local(found.start, zone(found.doctor_tz))} is not available: {why}.",
+        f"The time {format_local(start, zone(found.doctor_tz))} is not available: {why}.",
         closed_on=error.closed_on,
     )
 
@@ -657,35 +689,39 @@ async def book_appointment(
     kept = db.calendar_contexts.get(lookup) if keep else None
     if kept is not None:
         try:
-            found = _resolve(principal, given, now, kept)
+            found, when = _resolve(principal, given, now, kept)
         except DomainError:
             pass  # perhaps only because the look-up is old: decided below on a fresh one
         else:
             try:
-                return await _book_resolved(db, given, found, kept)
+                return await _book_resolved(db, given, found, when, kept)
             except booking.KnownRecordsChanged:
                 db.calendar_contexts.forget(found.institution.id)
     for _ in range(_VERSIONED_LOOKUPS):
         context = await _load_context(db, lookup)
-        found = _resolve(principal, given, now, context)
+        found, when = _resolve(principal, given, now, context)
         assert context is not None  # (_resolve found the institution)
         try:
-            booked = await _book_resolved(db, given, found, context)
+            booked = await _book_resolved(db, given, found, when, context)
         except booking.KnownRecordsChanged:
             continue
         if keep:
             db.calendar_contexts.put(found.institution.id, lookup, context)
         return booked
-    found = _resolve(principal, given, now, await _load_context(db, lookup))
-    return await _book_resolved(db, given, found, None)
+    found, when = _resolve(principal, given, now, await _load_context(db, lookup))
+    return await _book_resolved(db, given, found, when, None)
 
 
 async def _book_resolved(
-    db: Database, given: CalendarBooking, found: _Resolved, read: repo.CalendarContext | None
+    db: Database,
+    given: CalendarBooking,
+    found: _Resolved,
+    when: _When,
+    read: repo.CalendarContext | None,
 ) -> CalendarAppointment:
     """Book what ``found`` resolved, trying each operatory it offers in turn: from the records
     the look-up ``read`` at its reference version, or (None) reading them afresh."""
-    request = _booking_request(given, found, read.reference_version if read else None)
+    request = _booking_request(given, found, when, read)
     record = None
     taken: SlotTaken | None = None
     outside: OutsideWorkingHours | None = None
@@ -700,12 +736,12 @@ async def _book_resolved(
                 record = await booking.book(db, attempt)
             break
         except SlotTaken as error:
-            taken = await _named_clash(db, error, attempt, found.start, found.doctor_tz)
+            taken = await _named_clash(db, error, attempt, when.start, found.doctor_tz)
             if any(c.resource not in ("operatory",) for c in error.clashes):
                 break
         except OutsideWorkingHours as error:
             # Working hours may be an operatory's own: another one may be inside them.
-            outside = _outside_hours(error, found)
+            outside = _outside_hours(error, found, when.start)
             if error.closed_on is not None:
                 break  # the facility is closed: so is every operatory
     if record is None:
