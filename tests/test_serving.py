@@ -27,12 +27,17 @@ class _RecordingTransport:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
+        self.closing = False
 
     def write(self, data: bytes) -> None:
         self.calls.append(("write", data))
 
     def close(self) -> None:
         self.calls.append(("close", None))
+        self.closing = True
+
+    def is_closing(self) -> bool:
+        return self.closing
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return ("extra", name)
@@ -67,6 +72,15 @@ async def test_close_sends_what_is_held_first() -> None:
     assert recorded.calls == [("write", b"headbody"), ("close", None)]
     await _next_turn()  # the turn's own flush finds nothing left
     assert recorded.calls == [("write", b"headbody"), ("close", None)]
+
+
+async def test_what_a_transport_closed_under_it_holds_is_dropped() -> None:
+    recorded = _RecordingTransport()
+    transport: Any = _CoalescingTransport(recorded, asyncio.get_running_loop())  # type: ignore[arg-type]
+    transport.write(b"head")
+    recorded.closing = True  # closed by the loop (the peer gone), not through this transport
+    await _next_turn()
+    assert recorded.calls == []
 
 
 def _free_port() -> int:

@@ -34,10 +34,13 @@ class _CoalescingTransport:
         self._held.append(data)
 
     def _flush(self) -> None:
-        if self._held:
-            data = b"".join(self._held)
+        held = self._held
+        if held:
             self._held = []
-            self._transport.write(data)
+            # A transport closed under us (the peer gone, a fatal error) would refuse the write
+            # from a loop callback, where nothing could answer it; what it holds is undeliverable.
+            if not self._transport.is_closing():
+                self._transport.write(b"".join(held))
 
     def close(self) -> None:
         self._flush()
