@@ -159,20 +159,25 @@ def _bad_value(body: _Body, name: str, kind: str, value: Any) -> _Bad:
     return _Bad(f"Error converting value {_json_text(value)} to type '{NET_TYPES[kind]}'.")
 
 
-@functools.lru_cache(maxsize=GUID_CACHE_SIZE)
-def _parsed_guid(value: str) -> uuid.UUID | None:
+def _parse_guid(value: str) -> uuid.UUID | None:
     """The GUID ``value`` spells in one of Guid.Parse's formats (32 digits, hyphenated or not,
-    in braces or in parentheses, spaces around), else None; remembered for the texts seen most
-    recently, as a client names the same few GUIDs in request after request."""
+    in braces or in parentheses, spaces around), else None."""
     text = value.strip()
     if text[:1] + text[-1:] in ("{}", "()"):
         text = text[1:-1]
     return guid_of(text) if _GUID_TEXT.fullmatch(text) else None
 
 
+# :func:`_parse_guid`, remembered for the texts seen most recently (a client names the same few
+# GUIDs in request after request); only for texts no longer than a GUID with some spaces, so
+# the cache's size is bounded in bytes as well as in entries.
+_parsed_guid = functools.lru_cache(maxsize=GUID_CACHE_SIZE)(_parse_guid)
+_CACHED_GUID_LENGTH = 64
+
+
 def _guid(body: _Body, name: str, value: Any) -> uuid.UUID:
     if isinstance(value, str):
-        parsed = _parsed_guid(value)
+        parsed = _parsed_guid(value) if len(value) <= _CACHED_GUID_LENGTH else _parse_guid(value)
         if parsed is not None:
             return parsed
     raise _bad_value(body, name, "guid", value)
@@ -395,6 +400,8 @@ _DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_refuse_constant
 
 def _json_body(text: str) -> _Body:
     try:
+        if text.startswith("\ufeff"):  # as json.loads refuses it
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
         data = _DECODER.decode(text)
     except json.JSONDecodeError as error:
         raise _model_error(
