@@ -30,6 +30,7 @@ from carebook.db.tables import (
     WorkingHour,
     WorkingHourAppointmentType,
 )
+from tests.appointments.test_create import count_appointments
 from tests.appointments.test_past_patient import add_past, stored_past_patient
 from tests.support import Api, Clinic, OtherProcess, future, iso_z, reference_version
 
@@ -218,13 +219,7 @@ async def test_a_kept_read_works_out_each_local_day_it_books(
         truth = await book_at(fresh, 23)
     assert kept.status_code == 409
     assert (kept.status_code, kept.json()) == (truth.status_code, truth.json())
-    async with api.db.read() as session:
-        booked = await session.scalar(
-            select(func.count())
-            .select_from(Appointment)
-            .where(Appointment.institution_id == clinic.institution_id)
-        )
-    assert booked == 2
+    assert await count_appointments(api, clinic.institution_id) == 2
 
 
 async def test_is_past_patient_is_decided_at_each_booking(
