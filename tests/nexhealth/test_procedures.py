@@ -112,6 +112,39 @@ async def test_create_procedure_answers_201_with_the_whole_procedure(api: Api) -
     )
 
 
+async def test_an_appointment_nests_its_procedures_and_stored_booking_details(api: Api) -> None:
+    """``GET /appointments/{id}`` nests the appointment's procedures exactly as
+    ``/procedures`` answers them, and its stored booking details by the reference's fields:
+    a stored key the reference does not have is left out, a missing one is its default."""
+    acme = await api.clinic("acme")
+    appointment_id = await add_appointment(api, acme, acme.patient_ids[0])
+    first = await create_procedure(
+        api, acme, appointment_id=appointment_id, fee={"amount": "80", "currency": "USD"}
+    )
+    second = await create_procedure(
+        api, acme, appointment_id=appointment_id, code="D0120", body_site={"tooth": ["14"]}
+    )
+    await create_procedure(api, acme)  # the patient's, but not this appointment's
+
+    async def store_details(session: AsyncSession) -> None:
+        row = await session.get(Appointment, appointment_id)
+        assert row is not None
+        row.booking_details = {"campaign_type": "recall", "booked_via_one_click": True, "x": 1}
+
+    await api.db.write(store_details)
+    appt = ok(
+        await api.client.get(url(acme, f"/appointments/{appointment_id}"), headers=acme.auth)
+    )["appt"]
+    assert sorted(appt["procedures"], key=lambda p: p["id"]) == [first, second]
+    assert appt["booking_details"] == {
+        "booked_via_nexhealth_generated_link": False,
+        "campaign_type": "recall",
+        "campaign_id": None,
+        "campaign_medium": None,
+        "booked_via_one_click": True,
+    }
+
+
 async def test_create_procedure_with_the_required_fields_only(api: Api) -> None:
     acme = await api.clinic("acme")
     created = await create_procedure(api, acme)

@@ -16,7 +16,6 @@ from carebook.api.nexhealth.envelope import (
     PagedEnvelope,
     error_responses,
     ignored_parameters,
-    ok,
     respond,
 )
 from carebook.api.nexhealth.schemas.appointments import (
@@ -24,6 +23,7 @@ from carebook.api.nexhealth.schemas.appointments import (
     AppointmentData,
     AppointmentOut,
     AppointmentPatchBody,
+    appointment_answer,
     appointment_out,
 )
 from carebook.api.nexhealth.schemas.common import MAX_ID, PageDep, paged
@@ -32,6 +32,7 @@ from carebook.core.errors import FieldError, InvalidInput
 from carebook.core.tenancy import Tenant
 from carebook.core.time import OUT_OF_RANGE, in_range, parse_datetime
 from carebook.db.database import Database
+from carebook.db.repositories.appointments import AppointmentRecord
 
 router = APIRouter(tags=["Appointments"])
 
@@ -48,6 +49,14 @@ async def appt_fields() -> AsyncIterator[None]:
                 for e in error.errors
             ]
         ) from None
+
+
+def _answer(record: AppointmentRecord, ignored: Iterable[str]) -> Response:
+    """One appointment's 200 envelope, naming the ``ignored`` query parameters."""
+    return Response(
+        content=appointment_answer(record, ignored_parameters(ignored)),
+        media_type="application/json",
+    )
 
 
 def _parse(text: str) -> datetime:
@@ -142,9 +151,7 @@ async def book_appointment(
     )
     async with appt_fields():
         record = await booking.book(db, request)
-    description = ignored_parameters([*(appt.model_extra or {}), *ignored])
-    envelope = ok(AppointmentData(appt=appointment_out(record)), count=1, description=description)
-    return envelope.model_dump_json().encode()
+    return appointment_answer(record, ignored_parameters([*(appt.model_extra or {}), *ignored]))
 
 
 @router.get(
@@ -162,7 +169,7 @@ async def get_appointment(
     record = await booking.get_appointment(
         db, institution_id=tenant.id, appointment_id=appointment_id
     )
-    return respond(ok(AppointmentData(appt=appointment_out(record)), count=1, ignored=ignored))
+    return _answer(record, ignored)
 
 
 @router.patch(
@@ -196,7 +203,7 @@ async def patch_appointment(
         record = await booking.update_appointment(
             db, institution_id=tenant.id, appointment_id=appointment_id, changes=changes
         )
-    return respond(ok(AppointmentData(appt=appointment_out(record)), count=1, ignored=ignored))
+    return _answer(record, ignored)
 
 
 @router.get(

@@ -22,6 +22,7 @@ from carebook.api.nexhealth.schemas.common import (
 )
 from carebook.api.nexhealth.schemas.providers import full_name
 from carebook.core.clinic.patients import NewPatient
+from carebook.core.time import format_utc
 from carebook.db.tables import Patient
 
 
@@ -157,8 +158,15 @@ def _nested_fields(row: Patient) -> dict[str, Any]:
     }
 
 
-def appointment_patient_out(row: Patient) -> AppointmentPatientOut:
-    return AppointmentPatientOut(**_nested_fields(row))
+def appointment_patient_json(row: Patient) -> dict[str, Any]:
+    """The patient nested in an appointment as JSON values (what
+    :class:`AppointmentPatientOut` describes)."""
+    fields = _nested_fields(row)
+    fields["created_at"] = format_utc(row.created_at)
+    fields["updated_at"] = format_utc(row.updated_at)
+    last_sync_time = row.last_sync_time
+    fields["last_sync_time"] = format_utc(last_sync_time) if last_sync_time is not None else None
+    return fields
 
 
 def patient_out(row: Patient) -> PatientOut:
