@@ -38,8 +38,7 @@ Decisions (the reference leaves them open):
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Hashable
-from contextlib import asynccontextmanager
+from collections.abc import Hashable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -261,17 +260,14 @@ def calendar_message(field: str, message: str) -> str:
     return f"{field} {text}."
 
 
-@asynccontextmanager
-async def calendar_fields() -> AsyncIterator[None]:
-    """Name the core's fields as the Calendar API does (``start_time`` → ``AppointmentOn``)."""
-    try:
-        yield
-    except InvalidInput as error:
-        errors = []
-        for e in error.errors:
-            name = calendar_field(e.field)
-            errors.append(FieldError(name, calendar_message(name, e.message)))
-        raise InvalidInput(errors) from None
+def _in_calendar(error: InvalidInput) -> InvalidInput:
+    """The core's field errors named as the Calendar API names them (``start_time`` →
+    ``AppointmentOn``). (A plain ``try``, not a context manager: it wraps every booking.)"""
+    errors = []
+    for e in error.errors:
+        name = calendar_field(e.field)
+        errors.append(FieldError(name, calendar_message(name, e.message)))
+    return InvalidInput(errors)
 
 
 def _not_found(what: str, guid: uuid.UUID, field: str) -> NotFound:
@@ -732,9 +728,10 @@ async def _book_resolved(
             else replace(request, operatory_id=operatory_id)
         )
         try:
-            async with calendar_fields():
-                record = await booking.book(db, attempt)
+            record = await booking.book(db, attempt)
             break
+        except InvalidInput as error:
+            raise _in_calendar(error) from None
         except SlotTaken as error:
             taken = await _named_clash(db, error, attempt, when.start, found.doctor_tz)
             if any(c.resource not in ("operatory",) for c in error.clashes):

@@ -132,8 +132,12 @@ def _outage_as_unavailable() -> Iterator[None]:
     except Exception as error:
         if not is_outage(error):
             raise
-        logger.warning("database unavailable: %r", error)
-        raise Unavailable(UNAVAILABLE_MESSAGE) from error
+        raise _unavailable(error) from error
+
+
+def _unavailable(outage: Exception) -> Unavailable:
+    logger.warning("database unavailable: %r", outage)
+    return Unavailable(UNAVAILABLE_MESSAGE)
 
 
 def _is_retryable(error: BaseException) -> bool:
@@ -424,8 +428,7 @@ class Database:
                     except sqlite3.Error as error:
                         raise _wrap_sqlite(error) from error
             assert self._drivers is not None
-            async with self._drivers.driver() as pooled:
-                return await work(pooled)
+            return await self._drivers.run(work)
 
     async def _write_driver_once(self, work: Callable[[DriverConnection], Awaitable[T]]) -> T:
         if self._write_lock is not None:
@@ -448,8 +451,7 @@ class Database:
         # a transaction, with two round trips fewer). The work may write with its last
         # statement only.
         assert self._drivers is not None
-        async with self._drivers.driver() as pooled:
-            return await work(pooled)
+        return await self._drivers.run(work)
 
     async def write_driver(self, work: Callable[[DriverConnection], Awaitable[T]]) -> T:
         """Run driver-level ``work`` with the discipline of :meth:`write`: on SQLite in one
@@ -458,8 +460,13 @@ class Database:
         process's write lock. On PostgreSQL ``work`` runs in autocommit, so it may write with
         its last statement only. Errors are SQLAlchemy's exception classes, as in :meth:`write`.
         """
-        with _outage_as_unavailable():
+        # _outage_as_unavailable, spelled out: this wraps every booking.
+        try:
             return await _retrying(lambda: self._write_driver_once(work))
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            raise _unavailable(error) from error
 
 
 async def _retrying(once: Callable[[], Awaitable[T]]) -> T:
@@ -508,8 +515,10 @@ class _HeldDrivers:
         self._idle: list[tuple[Any, _AsyncpgDriver]] = []
         self._closed = False
 
-    @asynccontextmanager
-    async def driver(self) -> AsyncIterator[_AsyncpgDriver]:
+    async def run(self, work: Callable[[_AsyncpgDriver], Awaitable[T]]) -> T:
+        """``work`` on a held connection (or a new one from the pool), kept afterwards when
+        its state is known. (A coroutine, not a context manager: it wraps every booking, and
+        an async generator's machinery cost a hundredth of one.)"""
         fairy = None
         while self._idle:
             fairy, driver = self._idle.pop()
@@ -524,8 +533,9 @@ class _HeldDrivers:
             driver = _AsyncpgDriver(fairy.driver_connection, self._engine.dialect)
         keep = False
         try:
-            yield driver
+            result = await work(driver)
             keep = True
+            return result
         except Exception as error:
             if is_outage(error) or isinstance(error, _CLIENT_STATE_IN_DOUBT):
                 await greenlet_spawn(fairy.invalidate, error)

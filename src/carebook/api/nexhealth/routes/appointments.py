@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated
 
@@ -37,18 +36,15 @@ from carebook.db.repositories.appointments import AppointmentRecord
 router = APIRouter(tags=["Appointments"])
 
 
-@asynccontextmanager
-async def appt_fields() -> AsyncIterator[None]:
-    """Name the core's fields as this API does (``appt.start_time``)."""
-    try:
-        yield
-    except InvalidInput as error:
-        raise InvalidInput(
-            [
-                FieldError(e.field if e.field == "location_id" else f"appt.{e.field}", e.message)
-                for e in error.errors
-            ]
-        ) from None
+def _in_appt(error: InvalidInput) -> InvalidInput:
+    """The core's field errors named as this API names them (``appt.start_time``). (A plain
+    ``try``, not a context manager: it wraps every booking.)"""
+    return InvalidInput(
+        [
+            FieldError(e.field if e.field == "location_id" else f"appt.{e.field}", e.message)
+            for e in error.errors
+        ]
+    )
 
 
 def _answer(record: AppointmentRecord, ignored: Iterable[str]) -> Response:
@@ -149,8 +145,10 @@ async def book_appointment(
         descriptor_ids=tuple(appt.descriptor_ids),
         notify_patient=notify_patient,
     )
-    async with appt_fields():
+    try:
         record = await booking.book(db, request)
+    except InvalidInput as error:
+        raise _in_appt(error) from None
     return appointment_answer(record, ignored_parameters([*(appt.model_extra or {}), *ignored]))
 
 
@@ -199,10 +197,12 @@ async def patch_appointment(
         patient_missed=fields.patient_missed,
         note=fields.note,
     )
-    async with appt_fields():
+    try:
         record = await booking.update_appointment(
             db, institution_id=tenant.id, appointment_id=appointment_id, changes=changes
         )
+    except InvalidInput as error:
+        raise _in_appt(error) from None
     return _answer(record, ignored)
 
 
