@@ -18,6 +18,7 @@ from pydantic_core import to_json
 from carebook.core.telehealth import MODE_NAMES, CalendarAppointment
 from carebook.core.time import offset_minutes, zone
 from carebook.db import tables
+from carebook.db.base import column_values
 from carebook.db.types import guid_text
 
 
@@ -344,7 +345,7 @@ def schedule_json(booked: CalendarAppointment) -> bytes:
     worked out once per look-up (``booked.memo``: the look-up's records, at one reference
     version), keyed by the records' ids, as a look-up may book on any of its operatories."""
     record = booked.record
-    appt = record.appointment
+    appt = column_values(record.appointment)  # one mapping: see ``column_values``
     memo = booked.memo
     key = (
         "schedule",
@@ -352,7 +353,7 @@ def schedule_json(booked: CalendarAppointment) -> bytes:
         record.operatory.id if record.operatory is not None else None,
         record.provider.id if record.provider is not None else None,
         record.patient.id if record.patient is not None else None,
-        appt.is_guardian,
+        appt["is_guardian"],
     )
     fixed = memo.get(key) if memo is not None else None
     if fixed is None:
@@ -360,30 +361,30 @@ def schedule_json(booked: CalendarAppointment) -> bytes:
         if memo is not None:
             memo[key] = fixed
     doctor_tz = zone(booked.doctor_tz)
-    start = appt.start_at
+    start = appt["start_at"]
     status_id, status_name = booked.status
-    doc_ids = list(appt.doc_ids) if appt.doc_ids is not None else None
+    doc_ids = list(appt["doc_ids"]) if appt["doc_ids"] is not None else None
     local_start = start.astimezone(doctor_tz)
     doctor_offset = _minutes_east(local_start)
     starts = _with_offset(local_start, doctor_offset)
     out = fixed.copy()
     out.update(
-        ID=str(appt.guid),
-        Reason=appt.reason,
+        ID=str(appt["guid"]),
+        Reason=appt["reason"],
         AppointmentOn=starts,
-        SecondaryAppointmentOn=aspnet_local(appt.secondary_start_at, doctor_tz),
+        SecondaryAppointmentOn=aspnet_local(appt["secondary_start_at"], doctor_tz),
         FromDate=starts,
-        Duration=int((appt.end_at - start).total_seconds() // 60),
-        Note=appt.note,
-        ToDate=aspnet_local(appt.end_at, doctor_tz),
+        Duration=int((appt["end_at"] - start).total_seconds() // 60),
+        Note=appt["note"],
+        ToDate=aspnet_local(appt["end_at"], doctor_tz),
         StatusId=status_id,
         ParentScheduleId=_guid(booked.referred_parent_guid),
-        PaidDate=aspnet_utc(appt.created_at) if appt.paid_amount is not None else None,
+        PaidDate=aspnet_utc(appt["created_at"]) if appt["paid_amount"] is not None else None,
         AppointmentOnUTC=aspnet_utc(start),
-        SecondaryAppointmentOnUTC=aspnet_utc(appt.secondary_start_at),
-        PaidAmount=float(appt.paid_amount) if appt.paid_amount is not None else None,
-        IsGuardian=1 if appt.is_guardian else 0,
-        MethodId=appt.payment_method_id,
+        SecondaryAppointmentOnUTC=aspnet_utc(appt["secondary_start_at"]),
+        PaidAmount=float(appt["paid_amount"]) if appt["paid_amount"] is not None else None,
+        IsGuardian=1 if appt["is_guardian"] else 0,
+        MethodId=appt["payment_method_id"],
         DocIds=doc_ids,
         DocId=",".join(doc_ids) if doc_ids else None,
         DoctorOffset=doctor_offset,
@@ -391,6 +392,6 @@ def schedule_json(booked: CalendarAppointment) -> bytes:
         UserOffset=_offset_in(start, booked.user_tz, booked.doctor_tz, doctor_offset),
         StatusName=status_name,
         Status={"ID": status_id, "Name": status_name},
-        ModifiedOn=aspnet_utc(appt.created_at),
+        ModifiedOn=aspnet_utc(appt["created_at"]),
     )
     return to_json(out)

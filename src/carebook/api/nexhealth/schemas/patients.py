@@ -23,6 +23,7 @@ from carebook.api.nexhealth.schemas.common import (
 from carebook.api.nexhealth.schemas.providers import full_name
 from carebook.core.clinic.patients import NewPatient
 from carebook.core.time import format_utc
+from carebook.db.base import column_values
 from carebook.db.tables import Patient
 
 
@@ -136,25 +137,26 @@ class PatientCreated(BaseModel):
     user: PatientOut = Field(description="The patient (NexHealth calls it the user).")
 
 
-def _nested_fields(row: Patient) -> dict[str, Any]:
+def _nested_fields(patient: Patient) -> dict[str, Any]:
     """The fields NexHealth nests in an appointment; the full patient adds to them."""
+    row = column_values(patient)  # read as one mapping, as appointment_json reads
     return {
-        "id": row.id,
-        "email": row.email,
-        "first_name": row.first_name,
-        "middle_name": row.middle_name,
-        "last_name": row.last_name,
-        "name": full_name(row.first_name, row.middle_name, row.last_name),
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-        "institution_id": row.institution_id,
-        "foreign_id": row.foreign_id,
-        "foreign_id_type": row.foreign_id_type,
-        "bio": dict(row.bio or {}),
-        "inactive": row.inactive,
-        "last_sync_time": row.last_sync_time,
-        "guarantor_id": row.guarantor_id,
-        "unsubscribe_sms": row.unsubscribe_sms,
+        "id": row["id"],
+        "email": row["email"],
+        "first_name": row["first_name"],
+        "middle_name": row["middle_name"],
+        "last_name": row["last_name"],
+        "name": full_name(row["first_name"], row["middle_name"], row["last_name"]),
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "institution_id": row["institution_id"],
+        "foreign_id": row["foreign_id"],
+        "foreign_id_type": row["foreign_id_type"],
+        "bio": dict(row["bio"] or {}),
+        "inactive": row["inactive"],
+        "last_sync_time": row["last_sync_time"],
+        "guarantor_id": row["guarantor_id"],
+        "unsubscribe_sms": row["unsubscribe_sms"],
     }
 
 
@@ -162,9 +164,9 @@ def appointment_patient_json(row: Patient) -> dict[str, Any]:
     """The patient nested in an appointment as JSON values (what
     :class:`AppointmentPatientOut` describes)."""
     fields = _nested_fields(row)
-    fields["created_at"] = format_utc(row.created_at)
-    fields["updated_at"] = format_utc(row.updated_at)
-    last_sync_time = row.last_sync_time
+    fields["created_at"] = format_utc(fields["created_at"])
+    fields["updated_at"] = format_utc(fields["updated_at"])
+    last_sync_time = fields["last_sync_time"]
     fields["last_sync_time"] = format_utc(last_sync_time) if last_sync_time is not None else None
     return fields
 
