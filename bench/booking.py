@@ -164,6 +164,17 @@ async def seed(url: str) -> dict[str, Any]:
         await db.dispose()
 
 
+def seeded_database(args: argparse.Namespace, tmp: Path, name: str) -> tuple[str, dict[str, Any]]:
+    """A scratch database, migrated and seeded with the bench clinic: a SQLite file in ``tmp``,
+    or database ``name`` on ``args.postgres_url``'s server. Its URL and what :func:`seed` gave."""
+    if args.database == "sqlite":
+        url = f"sqlite:///{tmp / 'bench.db'}"
+    else:
+        url = asyncio.run(prepare_postgres(args.postgres_url, name))
+    asyncio.run(upgrade(async_database_url(url)))
+    return url, asyncio.run(seed(url))
+
+
 def wait_until_serving(
     servers: list[subprocess.Popen[bytes]], bases: list[str], path: str, patience: float = 30
 ) -> None:
@@ -333,12 +344,7 @@ def main() -> int:
     workers = args.workers or (1 if args.database == "sqlite" else 2)
 
     tmp = Path(tempfile.mkdtemp(prefix="carebook-bench-"))
-    if args.database == "sqlite":
-        url = f"sqlite:///{tmp / 'bench.db'}"
-    else:
-        url = asyncio.run(prepare_postgres(args.postgres_url, "carebook_bench"))
-    asyncio.run(upgrade(async_database_url(url)))
-    data = asyncio.run(seed(url))
+    url, data = seeded_database(args, tmp, "carebook_bench")
 
     env = {
         **os.environ,

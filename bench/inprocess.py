@@ -34,10 +34,9 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.booking import prepare_postgres, requests_for, seed
+from bench.booking import requests_for, seeded_database
 from carebook.app import create_app
-from carebook.config import Settings, async_database_url
-from carebook.db.migrate import upgrade
+from carebook.config import Settings
 
 Message = dict[str, Any]
 
@@ -186,12 +185,7 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="carebook-inprocess-"))
     try:
-        if args.database == "sqlite":
-            url = f"sqlite:///{tmp / 'bench.db'}"
-        else:
-            url = asyncio.run(prepare_postgres(args.postgres_url, "carebook_inprocess"))
-        asyncio.run(upgrade(async_database_url(url)))
-        data = asyncio.run(seed(url))
+        url, data = seeded_database(args, tmp, "carebook_inprocess")
         spent = uvloop.run(drive(url, data, args))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
