@@ -311,3 +311,64 @@ async def test_0004_keeps_every_row_and_link_and_stores_empty_json_as_null(
     assert await _fetch(url, "SELECT * FROM working_hour_appointment_types") == [(7, 1)]
     await _upgrade(url)
     assert await _fetch(url, "SELECT * FROM working_hour_appointment_types") == [(7, 1)]
+
+
+async def _overlap_definitions(url: str) -> dict[str, str]:
+    """The exclusion constraints' definitions and the operatory start index's, as the database
+    prints them (SQLite has no exclusion constraints)."""
+    if url.startswith("sqlite"):
+        sql = "SELECT name, sql FROM sqlite_master WHERE name = 'ix_appointments_operatory_start'"
+    else:
+        sql = (
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'x' "
+            "UNION ALL SELECT indexname, indexdef FROM pg_indexes "
+            "WHERE indexname = 'ix_appointments_operatory_start'"
+        )
+    return {str(name): str(definition) for name, definition in await _fetch(url, sql)}
+
+
+async def test_lean_overlap_constraints_go_down_to_0002s_and_back(scratch_url: str) -> None:
+    """Migration 0007: each exclusion constraint compares the resource alone and covers only
+    rows that have it, and so does the operatory start index; downgraded, they are as before
+    (institution and resource, every active row)."""
+    await _upgrade(scratch_url)
+    lean = await _overlap_definitions(scratch_url)
+    assert lean["ix_appointments_operatory_start"].endswith(
+        "(institution_id, operatory_id, start_at) WHERE operatory_id IS NOT NULL"
+        if scratch_url.startswith("sqlite")
+        else "(institution_id, operatory_id, start_at) WHERE (operatory_id IS NOT NULL)"
+    )
+    if not scratch_url.startswith("sqlite"):
+        assert lean["ex_appointments_patient_overlap"] == (
+            "EXCLUDE USING gist (patient_id WITH =, tstzrange(start_at, end_at, '[)'::text) "
+            "WITH &&) WHERE (((NOT cancelled) AND (NOT deleted) AND (patient_id IS NOT NULL)))"
+        )
+        assert lean["ex_appointments_operatory_overlap"] == (
+            "EXCLUDE USING gist (operatory_id WITH =, tstzrange(start_at, end_at, '[)'::text) "
+            "WITH &&) WHERE (((NOT cancelled) AND (NOT deleted) AND (operatory_id IS NOT NULL)))"
+        )
+        provider = lean["ex_appointments_provider_overlap"]
+        assert provider.startswith("EXCLUDE USING gist (provider_id WITH =, tstzrange(")
+        assert "int8range(id, id, '[]'::text)" in provider
+        assert provider.endswith("AND (provider_id IS NOT NULL)))")
+
+    await _downgrade(scratch_url, "0006")
+    before = await _overlap_definitions(scratch_url)
+    assert before["ix_appointments_operatory_start"].endswith(
+        "(institution_id, operatory_id, start_at)"
+    )
+    if not scratch_url.startswith("sqlite"):
+        assert before["ex_appointments_patient_overlap"] == (
+            "EXCLUDE USING gist (institution_id WITH =, patient_id WITH =, "
+            "tstzrange(start_at, end_at, '[)'::text) WITH &&) "
+            "WHERE (((NOT cancelled) AND (NOT deleted)))"
+        )
+        provider = before["ex_appointments_provider_overlap"]
+        assert provider.startswith(
+            "EXCLUDE USING gist (institution_id WITH =, provider_id WITH =, tstzrange("
+        )
+        assert "int8range(id, id, '[]'::text)" in provider
+        assert provider.endswith("WHERE (((NOT cancelled) AND (NOT deleted)))")
+
+    await _upgrade(scratch_url)
+    assert await _overlap_definitions(scratch_url) == lean

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from carebook.db.tables import Appointment
-from tests.support import Api, Clinic, future, iso_z, next_dst_change
+from tests.support import Api, Clinic, book, future, iso_z, next_dst_change
 
 pytestmark = pytest.mark.anyio
 
@@ -54,24 +54,6 @@ async def get(api: Api, clinic: Clinic, appointment_id: int) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     appt: dict[str, Any] = response.json()["data"]["appt"]
     return appt
-
-
-async def book(api: Api, clinic: Clinic, start: Any, patient: int = 0, provider: int = 0) -> int:
-    response = await api.client.post(
-        f"/appointments?subdomain={clinic.subdomain}&location_id={clinic.location_id}",
-        json={
-            "appt": {
-                "patient_id": clinic.patient_ids[patient],
-                "provider_id": clinic.provider_ids[provider],
-                "start_time": iso_z(start),
-                "end_time": iso_z(start + timedelta(minutes=30)),
-            }
-        },
-        headers=clinic.auth,
-    )
-    assert response.status_code == 201, response.text
-    appointment_id: int = response.json()["data"]["appt"]["id"]
-    return appointment_id
 
 
 async def patch(api: Api, clinic: Clinic, appointment_id: int, **fields: Any) -> Any:

@@ -25,9 +25,11 @@ from carebook.db.repositories.appointments import (
     CONTEXT_FACTS,
     MAX_APPOINTMENT_LENGTH,
     BookingContext,
+    absent_columns,
     context_of,
     context_params,
     context_query,
+    empty_columns,
     guarded_insert,
     reference_version,
 )
@@ -50,6 +52,8 @@ from carebook.db.tables import (
 from carebook.db.types import bind_processor, result_processor
 
 M = TypeVar("M")
+# Compiled inserts kept per dialect, one per shape (a few in practice; see insert_if_free).
+MAX_INSERT_SHAPES = 256
 _Processor = Callable[[Any], Any] | None
 
 
@@ -176,7 +180,8 @@ class _Compiled:
     # reads when the caller holds the records.
     facts: _Statement
     hour_in_facts: _Entity
-    inserts: dict[tuple[bool, bool, str | None], _Statement]
+    # Per (probes left, empty_columns): see insert_if_free.
+    inserts: dict[tuple[tuple[bool, bool, str | None], tuple[bool, ...]], _Statement]
     closures: _Statement
     closures_processors: tuple[_Processor, ...]
     version: _Statement
@@ -404,13 +409,18 @@ async def insert_if_free(
     constraint) or the version has moved on; either way nothing is written."""
     compiled = _for(conn.dialect)
     rule = provider_rule if values["provider_id"] is not None else None
-    shape = probes_left(
+    probes = probes_left(
         conn.dialect, values["operatory_id"] is not None, values["patient_id"] is not None, rule
     )
-    statement = compiled.inserts.get(shape)
+    empty = empty_columns(values)
+    statement = compiled.inserts.get((probes, empty))
     if statement is None:
-        statement = _compile(guarded_insert(*shape, versioned=True), conn.dialect)
-        compiled.inserts[shape] = statement
+        absent = absent_columns(empty)
+        statement = _compile(guarded_insert(*probes, versioned=True, absent=absent), conn.dialect)
+        if len(compiled.inserts) >= MAX_INSERT_SHAPES:
+            # Which columns a booking leaves empty is up to its client: keep the memory bounded.
+            compiled.inserts.clear()
+        compiled.inserts[(probes, empty)] = statement
     params = {
         **values,
         "earliest_start": values["start_at"] - MAX_APPOINTMENT_LENGTH,

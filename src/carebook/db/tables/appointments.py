@@ -1,10 +1,10 @@
 """Appointments (and blocks), what hangs off them, and the notification outbox.
 
 No double booking is the database's job: on PostgreSQL three exclusion constraints (created by the
-migration, see ``migrations/versions``) forbid two active rows overlapping on the same operatory,
-the same patient, or the same provider where the provider is exclusive. SQLite has no such
-constraint, so there every write transaction is ``BEGIN IMMEDIATE`` (one writer at a time) and the
-booking service probes for overlaps inside it.
+migrations, see ``migrations/versions``: 0001, 0002 and 0007) forbid two active rows overlapping on
+the same operatory, the same patient, or the same provider where either row holds the provider
+alone. SQLite has no such constraint, so there every write transaction is ``BEGIN IMMEDIATE`` (one
+writer at a time) and the booking service probes for overlaps inside it.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -60,7 +61,15 @@ class Appointment(IdMixin, GuidMixin, TenantMixin, ForeignIdMixin, TimestampMixi
         CheckConstraint("end_at > start_at", name="end_after_start"),
         # The overlap probes and slot search read by resource and start time.
         Index("ix_appointments_provider_start", "institution_id", "provider_id", "start_at"),
-        Index("ix_appointments_operatory_start", "institution_id", "operatory_id", "start_at"),
+        # Its readers always name an operatory: rows without one stay out (migration 0007).
+        Index(
+            "ix_appointments_operatory_start",
+            "institution_id",
+            "operatory_id",
+            "start_at",
+            postgresql_where=text("operatory_id IS NOT NULL"),
+            sqlite_where=text("operatory_id IS NOT NULL"),
+        ),
         Index("ix_appointments_patient_start", "institution_id", "patient_id", "start_at"),
         Index("ix_appointments_location_start", "institution_id", "location_id", "start_at"),
     )
