@@ -25,6 +25,7 @@ from carebook.app import create_app
 from carebook.config import Settings
 from carebook.core.auth import Principal, issue_token
 from carebook.db import database
+from carebook.db.repositories import booking_sql
 from carebook.db.tables import Appointment
 from tests.calendar.helpers import URL as CALENDAR_URL
 from tests.calendar.helpers import body as calendar_body
@@ -203,6 +204,56 @@ async def test_the_write_lock_held_too_long_by_another_process_answers_503(
     async with api.db.read() as session:
         assert await session.scalar(select(func.count()).select_from(Appointment)) == before
     # The same requests, sent again, book.
+    assert (await api.client.post(path, headers=clinic.auth, json=booking)).status_code == 201
+    response = await api.client.post(CALENDAR_URL, headers=tele.auth, json=calendar)
+    assert response.status_code == 200, response.text
+
+
+async def test_deadlocks_past_the_last_retry_answer_503(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every try of the booking's insert meets PostgreSQL's deadlock_detected (raised by the
+    server itself): each request is tried ``MAX_ATTEMPTS`` times, then answered 503 with
+    Retry-After in its API's shape, not 500; nothing is written, and the same requests book
+    once the contention is gone."""
+    if api.db.is_sqlite:
+        pytest.skip("PostgreSQL's deadlock_detected")
+    tele = await telehealth_clinic(api)
+    clinic = tele.clinic
+    real = booking_sql.insert_if_free
+    tries: list[int] = []
+
+    async def deadlocked(conn: Any, values: dict[str, Any], **_: Any) -> Any:
+        tries.append(values["patient_id"])
+        return await conn.fetchrow(
+            "DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$", []
+        )
+
+    monkeypatch.setattr(booking_sql, "insert_if_free", deadlocked)
+    path = f"/appointments?subdomain={clinic.subdomain}&location_id={clinic.location_id}"
+    booking = nexhealth_booking(clinic.patient_ids[0], clinic.provider_ids[0], future(days=3))
+    calendar = calendar_body(tele, iso_z(future(days=4)))
+    contended = "The database is busy with conflicting requests; try again shortly."
+    async with api.db.read() as session:
+        before = await session.scalar(select(func.count()).select_from(Appointment))
+    response = await api.client.post(path, headers=clinic.auth, json=booking)
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "1"
+    assert response.json() == {
+        "code": False,
+        "description": contended,
+        "error": [contended],
+        "data": None,
+        "count": None,
+    }
+    response = await api.client.post(CALENDAR_URL, headers=tele.auth, json=calendar)
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "1"
+    assert response.json() == {"Message": contended}
+    assert len(tries) == 2 * database.MAX_ATTEMPTS
+    async with api.db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(Appointment)) == before
+    monkeypatch.setattr(booking_sql, "insert_if_free", real)
     assert (await api.client.post(path, headers=clinic.auth, json=booking)).status_code == 201
     response = await api.client.post(CALENDAR_URL, headers=tele.auth, json=calendar)
     assert response.status_code == 200, response.text

@@ -97,6 +97,7 @@ _SQLITE_OUTAGES = (
     "attempt to write a readonly database",
 )
 UNAVAILABLE_MESSAGE = "The database is unavailable; try again shortly."
+CONTENDED_MESSAGE = "The database is busy with conflicting requests; try again shortly."
 # The driver's own errors (not the server's) after which a connection's state is not known.
 _CLIENT_STATE_IN_DOUBT = (asyncpg_errors.InterfaceError, asyncpg_errors.InternalClientError)
 
@@ -472,7 +473,8 @@ class Database:
 async def _retrying(once: Callable[[], Awaitable[T]]) -> T:
     """Run ``once`` (one whole transaction) again while the database says to: another process
     holds SQLite's write lock (waited for, up to :data:`LOCKED_PATIENCE_SECONDS`), or a
-    serialization failure or deadlock (up to :data:`MAX_ATTEMPTS` tries, backing off)."""
+    serialization failure or deadlock (up to :data:`MAX_ATTEMPTS` tries, backing off, then
+    :class:`Unavailable`)."""
     attempt = 0
     locked_since: float | None = None
     while True:
@@ -487,8 +489,12 @@ async def _retrying(once: Callable[[], Awaitable[T]]) -> T:
                     raise
                 await asyncio.sleep(random.uniform(0.001, 0.005))
                 continue
-            if attempt >= MAX_ATTEMPTS or not _is_retryable(error):
+            if not _is_retryable(error):
                 raise
+            if attempt >= MAX_ATTEMPTS:
+                # Contention, not a bug: the client may send the request again (a 503).
+                logger.warning("gave up after %d attempts: %r", attempt, error)
+                raise Unavailable(CONTENDED_MESSAGE) from error
             await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
 
 
