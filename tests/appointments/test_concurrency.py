@@ -85,25 +85,29 @@ async def test_concurrent_requests_for_one_slot_give_exactly_one_booking(api: Ap
 
 
 class _HeldAtSend:
-    """A driver connection or session whose statement goes to the database only once every
-    racer's has reached that point: each booking's own work is done by then, so the racing
-    statements reach PostgreSQL back to back."""
+    """A driver connection or session whose first statement goes to the database only once
+    every racer's has reached that point: each booking's own work is done by then, so the
+    racing statements reach PostgreSQL back to back."""
 
     def __init__(self, inner: Any, barrier: asyncio.Barrier) -> None:
         self._inner = inner
-        self._barrier = barrier
+        self._barrier: asyncio.Barrier | None = barrier
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
+    async def _first(self) -> None:
+        if self._barrier is not None:
+            barrier, self._barrier = self._barrier, None
+            async with asyncio.timeout(RACE_TIMEOUT):
+                await barrier.wait()
+
     async def fetchrow(self, *args: Any) -> Any:
-        async with asyncio.timeout(RACE_TIMEOUT):
-            await self._barrier.wait()
+        await self._first()
         return await self._inner.fetchrow(*args)
 
     async def execute(self, *args: Any, **options: Any) -> Any:
-        async with asyncio.timeout(RACE_TIMEOUT):
-            await self._barrier.wait()
+        await self._first()
         return await self._inner.execute(*args, **options)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     BindParameter,
     Date,
     Table,
@@ -21,11 +22,11 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     true,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carebook.db.repositories.availability import HoursRow
@@ -382,7 +383,7 @@ def guarded_insert(
     *,
     versioned: bool = False,
     absent: frozenset[str] = frozenset(),
-    skip_conflicts: bool = False,
+    lock_resources: bool = False,
 ) -> Any:
     """``INSERT … SELECT <values> WHERE NOT EXISTS (<overlap>) RETURNING id``, built once per
     combination of resources and of ``absent`` columns (:func:`absent_columns`, left out of
@@ -397,15 +398,9 @@ def guarded_insert(
     itself as of ``now`` (that changes with every booking and with the clock, so it is never
     kept); it answers ``(id, is_past_patient)``.
 
-    ``skip_conflicts`` (PostgreSQL): ``ON CONFLICT DO NOTHING``, so that an exclusion
-    constraint's refusal answers no row, as the probe's does, instead of an error. That is not
-    for the answer's sake. A plain insert adds its index entries first and checks them after:
-    two racing inserts of one slot each find the other's entry and wait for the other's
-    transaction, a deadlock, broken only after ``deadlock_timeout`` (1 s) by aborting one, and
-    a burst of them keeps forming new cycles (eight racers on a bare table: 42 deadlocks in 200
-    rounds). ``ON CONFLICT`` makes it a speculative insertion, which checks before it inserts
-    and waits only in an order that cannot deadlock. It skips a clash on any unique index too;
-    the table's (``id``, ``guid``) are the server's own, so none is expected.
+    ``lock_resources`` (PostgreSQL): the statement first takes the row's resource locks
+    (:func:`resource_locks`), so that the exclusion constraints, not a probe, decide between
+    racing bookings without deadlocking.
     """
     columns = [
         column for column in _APPOINTMENTS.c if column.key != "id" and column.key not in absent
@@ -453,21 +448,58 @@ def guarded_insert(
     returning = [_APPOINTMENTS.c.id]
     if versioned:
         returning.append(_APPOINTMENTS.c.is_past_patient)
-    keys = [column.key for column in columns]
-    if skip_conflicts:
-        return (
-            postgresql.insert(_APPOINTMENTS)
-            .from_select(keys, values)
-            .on_conflict_do_nothing()
-            .returning(*returning)
+    if lock_resources:
+        held = resource_locks(key for key in LOCKED_RESOURCES if key not in absent)
+        # A subquery whose output nothing reads: PostgreSQL neither flattens nor prunes it,
+        # since its calls are volatile, so they run (in order) before the row is inserted.
+        values = values.select_from(select(*held).subquery("locked"))
+    return (
+        insert(_APPOINTMENTS)
+        .from_select([column.key for column in columns], values)
+        .returning(*returning)
+    )
+
+
+# The resources whose overlaps the exclusion constraints forbid, in the order their locks are
+# taken; a lock's key is the resource's id times 8 plus the resource's place here.
+LOCKED_RESOURCES = ("operatory_id", "patient_id", "provider_id")
+
+
+def resource_locks(keys: Iterable[str]) -> list[Any]:
+    """``pg_advisory_xact_lock`` calls for the resources ``keys`` (of :data:`LOCKED_RESOURCES`,
+    bound by those names), in that order: held until the transaction ends.
+
+    Why: an insert adds its index entries first and checks the exclusion constraints after, so
+    two racing plain inserts of one slot each find the other's entry and wait for the other's
+    transaction. That is a deadlock, which PostgreSQL breaks only after ``deadlock_timeout``
+    (1 s) by aborting one, and a burst of racers keeps forming new cycles (eight racers on a
+    bare table: 42 deadlocks in 200 rounds). Holding the resource's lock first, a racer waits
+    until the holder's transaction has ended and then meets its row as committed: a clean
+    refusal. Every booking takes its locks in one order, so the locks cannot deadlock either.
+    (``ON CONFLICT DO NOTHING`` also avoids the deadlock, but its speculative insertion cost
+    PostgreSQL 46% more instructions per booking.)
+    """
+    wanted = set(keys)
+    return [
+        func.pg_advisory_xact_lock(
+            bindparam(key, type_=BigInteger) * literal_column("8") + literal_column(str(place))
         )
-    return insert(_APPOINTMENTS).from_select(keys, values).returning(*returning)
+        for place, key in enumerate(LOCKED_RESOURCES)
+        if key in wanted
+    ]
 
 
-def _guarded(
+async def _guarded(
     session: AsyncSession, values: dict[str, Any], provider_rule: str, *, versioned: bool
 ) -> tuple[Any, dict[str, Any]]:
-    """The guarded insert for ``values``' resources and its parameters."""
+    """The guarded insert for ``values``' resources and its parameters. On PostgreSQL, the
+    resources' locks are taken first (:func:`resource_locks`), in a statement of their own: the
+    insert's probe, with a snapshot taken after any wait for them, then sees (and names) what a
+    racer committed meanwhile."""
+    if session.get_bind().dialect.name == "postgresql":
+        held = resource_locks(key for key in LOCKED_RESOURCES if values[key] is not None)
+        if held:
+            await session.execute(select(*held), values)
     rule = provider_rule if values["provider_id"] is not None else None
     query = guarded_insert(
         values["operatory_id"] is not None,
@@ -475,7 +507,6 @@ def _guarded(
         rule,
         versioned=versioned,
         absent=absent_columns(values),
-        skip_conflicts=session.get_bind().dialect.name == "postgresql",
     )
     return query, {**values, "earliest_start": values["start_at"] - MAX_APPOINTMENT_LENGTH}
 
@@ -486,7 +517,7 @@ async def insert_if_free(
     """Insert the appointment unless an active row overlaps it on one of its resources (the
     same rule as :func:`overlapping`); returns the new id, or None when something is in the way.
     """
-    query, params = _guarded(session, values, provider_rule, versioned=False)
+    query, params = await _guarded(session, values, provider_rule, versioned=False)
     new_id: int | None = (await session.execute(query, params)).scalar_one_or_none()
     return new_id
 
@@ -503,7 +534,7 @@ async def insert_if_free_at_version(
     ``reference_version`` (``guarded_insert(versioned=True)``): the new id and its
     ``is_past_patient`` as of ``now``, or None when something is in the way or the version has
     moved on (:func:`current_reference_version` tells which)."""
-    query, params = _guarded(session, values, provider_rule, versioned=True)
+    query, params = await _guarded(session, values, provider_rule, versioned=True)
     params.update(reference_version=reference_version, now=now)
     row = (await session.execute(query, params)).one_or_none()
     return None if row is None else (int(row[0]), bool(row[1]))

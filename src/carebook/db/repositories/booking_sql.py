@@ -16,9 +16,10 @@ from operator import itemgetter
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Date, Dialect, and_, bindparam, inspect, or_, select, true
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapper
 
-from carebook.db.database import DriverConnection
+from carebook.db.database import EXCLUSION_VIOLATION, DriverConnection, sqlstate_of
 from carebook.db.repositories.appointments import (
     CONTEXT_ENTITIES,
     CONTEXT_FACTS,
@@ -405,8 +406,8 @@ async def insert_if_free(
     reference version is ``reference_version`` (``guarded_insert(versioned=True)``): the new
     id and its ``is_past_patient`` as of ``now``, or None when something is in the way (found
     by the statement's probe or, for what is left to the exclusion constraints, by the
-    constraint, whose refusal ``ON CONFLICT DO NOTHING`` turns into no row) or the version has
-    moved on; either way nothing is written."""
+    constraint, after the statement has taken the resources' locks: ``resource_locks``) or the
+    version has moved on; either way nothing is written."""
     compiled = _for(conn.dialect)
     rule = provider_rule if values["provider_id"] is not None else None
     probes = probes_left(
@@ -420,7 +421,7 @@ async def insert_if_free(
             *probes,
             versioned=True,
             absent=absent,
-            skip_conflicts=conn.dialect.name == "postgresql",
+            lock_resources=conn.dialect.name == "postgresql",
         )
         statement = _compile(query, conn.dialect)
         if len(compiled.inserts) >= MAX_INSERT_SHAPES:
@@ -433,7 +434,12 @@ async def insert_if_free(
         "reference_version": reference_version,
         "now": now,
     }
-    row = await conn.fetchrow(statement.sql, statement.args(params))
+    try:
+        row = await conn.fetchrow(statement.sql, statement.args(params))
+    except IntegrityError as error:
+        if sqlstate_of(error) == EXCLUSION_VIOLATION:
+            return None  # the statement ran alone (autocommit): it left nothing behind
+        raise
     return None if row is None else (int(row[0]), bool(row[1]))
 
 
