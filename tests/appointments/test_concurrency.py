@@ -167,6 +167,44 @@ async def test_bursts_of_racing_bookings_never_deadlock(
 
 
 @pytest.mark.postgres_only
+@pytest.mark.parametrize("notify", [False, True], ids=["driver-path", "session-path"])
+@pytest.mark.parametrize("resource", ["patient_id", "provider_id"])
+async def test_a_booking_waits_for_its_resources_locks(
+    api: Api, settings: Settings, notify: bool, resource: str
+) -> None:
+    """While another transaction holds the advisory lock of a booking's patient or provider
+    (``resource_locks``: the id times 8 plus the resource's place), the booking waits; once
+    that transaction ends, it books. A lock on another provider holds nothing up."""
+    assert settings.async_database_url.startswith("postgresql")
+    clinic = await api.clinic(patients=2)
+    url = f"/appointments?subdomain={clinic.subdomain}&location_id={clinic.location_id}"
+    if notify:
+        url += "&notify_patient=true"
+    body = body_for(clinic, future(days=33), 0)
+    place = appointments_repo.LOCKED_RESOURCES.index(resource)
+    held = body["appt"][resource] * 8 + place
+    other = clinic.provider_ids[1] * 8 + appointments_repo.LOCKED_RESOURCES.index("provider_id")
+    async with api.db.write_engine.connect() as holder:
+        await holder.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": other})
+        await holder.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": held})
+        booking = asyncio.ensure_future(api.client.post(url, json=body, headers=clinic.auth))
+        done, _ = await asyncio.wait([booking], timeout=1)
+        assert not done  # waiting for the lock
+        await holder.rollback()
+    response = await asyncio.wait_for(booking, RACE_TIMEOUT)
+    assert response.status_code == 201, response.text
+    # The unrelated lock alone: no wait.
+    async with api.db.write_engine.connect() as holder:
+        await holder.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": other})
+        body = body_for(clinic, future(days=34), 1)
+        response = await asyncio.wait_for(
+            api.client.post(url, json=body, headers=clinic.auth), RACE_TIMEOUT / 2
+        )
+        assert response.status_code == 201, response.text
+        await holder.rollback()
+
+
+@pytest.mark.postgres_only
 async def test_database_refuses_overlap_even_without_the_probe(
     api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -477,7 +477,7 @@ def resource_locks(keys: Iterable[str]) -> list[Any]:
     until the holder's transaction has ended and then meets its row as committed: a clean
     refusal. Every booking takes its locks in one order, so the locks cannot deadlock either.
     (``ON CONFLICT DO NOTHING`` also avoids the deadlock, but its speculative insertion cost
-    PostgreSQL 46% more instructions per booking.)
+    PostgreSQL 15% more instructions per booking.)
     """
     wanted = set(keys)
     return [
