@@ -131,13 +131,13 @@ def _hold_at_send(monkeypatch: Any, module: Any, racers: int, real: Any) -> list
 async def test_bursts_of_racing_bookings_never_deadlock(
     api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch, notify: bool
 ) -> None:
-    """Round after round, eight bookings of one slot send their insert to PostgreSQL at once,
-    on the driver path (whose insert makes no probe: the exclusion constraints decide) and
-    (``notify_patient=true``) on the session path. A plain insert adds
-    its index entries before the exclusion check, so racers each wait for another's
-    transaction: a deadlock, which PostgreSQL breaks after ``deadlock_timeout`` (1 s) by
-    aborting one. Retries are switched off, so a deadlock would answer an error here: every
-    round must give one booking and seven 409s naming it, each booking inserting once."""
+    """Round after round, eight bookings of one slot send their first statement to PostgreSQL
+    at once, on the driver path (whose insert makes no probe: the exclusion constraints decide)
+    and (``notify_patient=true``) on the session path. Plain racing inserts would deadlock in
+    the exclusion check (PostgreSQL breaks that after ``deadlock_timeout``, 1 s, by aborting
+    one); the resources' locks (``resource_locks``) make them queue instead. Retries are
+    switched off, so a deadlock would answer an error here: every round must give one booking
+    and seven 409s naming it, each booking inserting once."""
     assert settings.async_database_url.startswith("postgresql")
     monkeypatch.setattr(database, "MAX_ATTEMPTS", 1)
     module = appointments_repo if notify else booking_sql
