@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -449,7 +449,7 @@ def guarded_insert(
     if versioned:
         returning.append(_APPOINTMENTS.c.is_past_patient)
     if lock_resources:
-        held = resource_locks(key for key in LOCKED_RESOURCES if key not in absent)
+        held = resource_locks(absent)
         # A subquery whose output nothing reads: PostgreSQL neither flattens nor prunes it,
         # since its calls are volatile, so they run (in order) before the row is inserted.
         values = values.select_from(select(*held).subquery("locked"))
@@ -463,11 +463,13 @@ def guarded_insert(
 # The resources whose overlaps the exclusion constraints forbid, in the order their locks are
 # taken; a lock's key is the resource's id times 8 plus the resource's place here.
 LOCKED_RESOURCES = ("operatory_id", "patient_id", "provider_id")
+assert set(LOCKED_RESOURCES) <= set(_OMITTABLE)  # so a row without one has it absent
 
 
-def resource_locks(keys: Iterable[str]) -> list[Any]:
-    """``pg_advisory_xact_lock`` calls for the resources ``keys`` (of :data:`LOCKED_RESOURCES`,
-    bound by those names), in that order: held until the transaction ends.
+def resource_locks(absent: frozenset[str]) -> list[Any]:
+    """``pg_advisory_xact_lock`` calls for the resources of :data:`LOCKED_RESOURCES` that a row
+    has (those not in its ``absent`` columns, :func:`absent_columns`), bound by their names, in
+    that order: held until the transaction ends.
 
     Why: an insert adds its index entries first and checks the exclusion constraints after, so
     two racing plain inserts of one slot each find the other's entry and wait for the other's
@@ -479,13 +481,12 @@ def resource_locks(keys: Iterable[str]) -> list[Any]:
     (``ON CONFLICT DO NOTHING`` also avoids the deadlock, but its speculative insertion cost
     PostgreSQL 15% more instructions per booking.)
     """
-    wanted = set(keys)
     return [
         func.pg_advisory_xact_lock(
             bindparam(key, type_=BigInteger) * literal_column("8") + literal_column(str(place))
         )
         for place, key in enumerate(LOCKED_RESOURCES)
-        if key in wanted
+        if key not in absent
     ]
 
 
@@ -496,8 +497,9 @@ async def _guarded(
     resources' locks are taken first (:func:`resource_locks`), in a statement of their own: the
     insert's probe, with a snapshot taken after any wait for them, then sees (and names) what a
     racer committed meanwhile."""
+    absent = absent_columns(values)
     if session.get_bind().dialect.name == "postgresql":
-        held = resource_locks(key for key in LOCKED_RESOURCES if values[key] is not None)
+        held = resource_locks(absent)
         if held:
             await session.execute(select(*held), values)
     rule = provider_rule if values["provider_id"] is not None else None
@@ -506,7 +508,7 @@ async def _guarded(
         values["patient_id"] is not None,
         rule,
         versioned=versioned,
-        absent=absent_columns(values),
+        absent=absent,
     )
     return query, {**values, "earliest_start": values["start_at"] - MAX_APPOINTMENT_LENGTH}
 
