@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from carebook import __version__
-from carebook.api import calendar, nexhealth
+from carebook.api import calendar, health, nexhealth
 from carebook.api.calendar import express as calendar_express
 from carebook.api.calendar import routes as calendar_routes
 from carebook.api.kit import body_limit, express
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_handlers(app, dialects)
     app.include_router(nexhealth.build_router())
     app.include_router(calendar.build_router())
+    app.include_router(health.router)
     app.openapi = _with_413(_without_422(app.openapi))  # type: ignore[method-assign]
     if settings.express:
         app.express_router = express.ExpressRouter([nexhealth_express.LANE, calendar_express.LANE])

@@ -85,6 +85,12 @@ async def test_openapi_documents_no_422(api: Api) -> None:
     spec = response.json()
     assert "HTTPValidationError" not in spec["components"]["schemas"]
     assert "ValidationError" not in spec["components"]["schemas"]
+    without_input = []
     for path, item in spec["paths"].items():
         for method, operation in item.items():
-            assert "400" in operation["responses"], (method, path)
+            if operation.get("parameters") or "requestBody" in operation:
+                assert "400" in operation["responses"], (method, path)
+            else:  # nothing to validate, so never a 400
+                without_input.append((method, path))
+                assert "400" not in operation["responses"], (method, path)
+    assert without_input == [("get", "/healthz")]

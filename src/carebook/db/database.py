@@ -344,6 +344,11 @@ class Database:
     def dialect(self) -> str:
         return "sqlite" if self.is_sqlite else "postgresql"
 
+    async def ping(self) -> None:
+        """One trivial query on a driver connection: returns when the database answers; an
+        outage raises :class:`Unavailable`, as on every other path."""
+        await self.read_driver(_select_one)
+
     async def dispose(self) -> None:
         if self._checkpointer is not None:
             self._checkpointer.stop()
@@ -468,6 +473,10 @@ class Database:
             if not is_outage(error):
                 raise
             raise _unavailable(error) from error
+
+
+async def _select_one(conn: DriverConnection) -> None:
+    await conn.fetchrow("SELECT 1", ())
 
 
 async def _retrying(once: Callable[[], Awaitable[T]]) -> T:

@@ -1,0 +1,38 @@
+"""``GET /healthz``: the probe for load balancers and orchestrators (no token needed).
+
+Answered in the envelope, as every path outside the Calendar API's is: 200 while the process
+can serve (its database answers), else the usual 503 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from carebook.api.kit.state import DatabaseDep
+from carebook.api.nexhealth.envelope import Envelope, error_responses, ok, respond
+from carebook.core import health
+
+router = APIRouter(tags=["Operations"])
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+@router.get(
+    "/healthz",
+    response_model=Envelope[HealthOut],
+    responses=error_responses(503),
+    summary="Whether this process can serve: its database answers (no token needed)",
+    description=(
+        "200 while the database answers a query within "
+        f"{health.TIMEOUT_SECONDS:g} s; 503 with Retry-After when it does not or cannot be "
+        "reached. Point load balancers' and orchestrators' health probes here."
+    ),
+)
+async def healthz(db: DatabaseDep) -> Response:
+    await health.ensure_serving(db)
+    return respond(ok(HealthOut()))
