@@ -32,6 +32,12 @@ async def test_a_process_whose_database_answers_is_healthy_without_a_token(api: 
             "data": {"status": "ok"},
             "count": None,
         }
+    # As every answer in the envelope does, it names the query parameters it ignores.
+    response = await api.client.get("/healthz?subdomain=acme")
+    assert response.status_code == 200, response.text
+    assert (
+        response.json()["description"] == "Note that following parameters are ignored: subdomain."
+    )
 
 
 async def _healthz(settings: Settings) -> httpx.Response:

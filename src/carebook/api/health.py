@@ -1,7 +1,8 @@
 """``GET /healthz``: the probe for load balancers and orchestrators (no token needed).
 
 Answered in the envelope, as every path outside the Calendar API's is: 200 while the process
-can serve (its database answers), else the usual 503 with ``Retry-After``.
+can serve (its database answers), else the usual 503 with ``Retry-After``; query parameters
+are ignored and named, as everywhere in the envelope.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from carebook.api.kit.state import DatabaseDep
+from carebook.api.nexhealth.deps import IgnoredDep
 from carebook.api.nexhealth.envelope import Envelope, error_responses, ok, respond
 from carebook.core import health
 
@@ -33,6 +35,6 @@ class HealthOut(BaseModel):
         "reached. Point load balancers' and orchestrators' health probes here."
     ),
 )
-async def healthz(db: DatabaseDep) -> Response:
+async def healthz(db: DatabaseDep, ignored: IgnoredDep) -> Response:
     await health.ensure_serving(db)
-    return respond(ok(HealthOut()))
+    return respond(ok(HealthOut(), ignored=ignored))
