@@ -670,6 +670,46 @@ async def test_guardian_books_for_dependant(api: Api) -> None:
     assert error_of(missing) == ["appt.patient: is required when is_guardian is true"]
 
 
+async def test_a_dependants_date_of_birth_follows_a_patients_rules(api: Api) -> None:
+    """As ``POST /patients`` takes one: exactly YYYY-MM-DD, not in the future, not more than
+    130 years ago; nothing is written for a refused one."""
+    clinic = await api.clinic()
+    start = future(days=13)
+    today = datetime.now(UTC).date()
+    cases: list[tuple[Any, str]] = [
+        ((today + timedelta(days=2)).isoformat(), "must not be in the future"),
+        ("0001-01-01", "must not be more than 130 years ago"),
+        (today.replace(year=today.year - 131).isoformat(), "must not be more than 130 years ago"),
+        (0, "input should be a valid date"),
+        ("2018-05-01T00:00:00Z", "must be a date as YYYY-MM-DD"),
+        ("20180501", "must be a date as YYYY-MM-DD"),
+        ("\u0662\u0660\u0661\u0668-05-01", "must be a date as YYYY-MM-DD"),
+    ]
+    for born, message in cases:
+        child = {"first_name": "Kid", "last_name": "Born", "bio": {"date_of_birth": born}}
+        response = await post(api, clinic, appt(clinic, start, is_guardian=True, patient=child))
+        assert response.status_code == 400, (born, response.text)
+        assert error_of(response) == [f"appt.patient.bio.date_of_birth: {message}"], born
+    assert await count_appointments(api, clinic.institution_id) == 0
+    async with api.db.read() as session:
+        patients = await session.scalar(
+            select(func.count())
+            .select_from(Patient)
+            .where(Patient.institution_id == clinic.institution_id)
+        )
+    assert patients == 3
+    # The oldest date still taken.
+    oldest = today.replace(year=today.year - 130) if (today.month, today.day) != (2, 29) else None
+    if oldest is not None:
+        child = {
+            "first_name": "Kid",
+            "last_name": "Old",
+            "bio": {"date_of_birth": oldest.isoformat()},
+        }
+        response = await post(api, clinic, appt(clinic, start, is_guardian=True, patient=child))
+        assert response.status_code == 201, response.text
+
+
 async def test_dependant_bio_nests_at_most_32_levels(api: Api) -> None:
     clinic = await api.clinic()
     start = future(days=12)

@@ -309,3 +309,23 @@ async def test_catalogue_rules(api: Api) -> None:
     await create(api, clinic, f"/portal_users/{user['id']}/dependants", dependant)
     assert (await status(f"/portal_users/{user['id']}/dependants", dependant))[0] == 409
     assert (await status("/portal_users/999/dependants", dependant))[0] == 404
+    # A date of birth follows a patient's rules wherever a person is created.
+    for born, message in (
+        ("2999-01-01", "must not be in the future"),
+        ("0001-01-01", "must not be more than 130 years ago"),
+    ):
+        young = {"patient": {"first_name": "K", "last_name": "C", "date_of_birth": born}}
+        assert await status(f"/portal_users/{user['id']}/dependants", young) == (
+            400,
+            [f"patient.date_of_birth: {message}"],
+        )
+        owner = {
+            "email": f"{born}@b.test",
+            "first_name": "A",
+            "last_name": "B",
+            "self_patient": {"date_of_birth": born},
+        }
+        assert await status("/portal_users", {"portal_user": owner}) == (
+            400,
+            [f"portal_user.self_patient.date_of_birth: {message}"],
+        )

@@ -548,3 +548,24 @@ async def test_guids_in_each_of_guid_parse_formats(api: Api) -> None:
             if len(text) > 100
             else [f"Error converting value \"{text}\" to type 'System.Guid'."]
         }, text[-40:]
+
+
+async def test_numbers_take_ascii_digits_only(api: Api) -> None:
+    """.NET reads 0-9 only: Python's Decimal and int() would also take other scripts' digits
+    and "1_000", and nothing may be booked from them."""
+    tele = await telehealth_clinic(api)
+    before = await appointments(api)
+    for field, value, message in (
+        ("PaidAmount", "1_000", "Could not convert string to decimal: 1_000."),
+        ("PaidAmount", "\u0665", "Could not convert string to decimal: \u0665."),
+        ("PaidAmount", "1\u0660.5", "Could not convert string to decimal: 1\u0660.5."),
+        ("MethodId", "\u0663", "Could not convert string to integer: \u0663."),
+        ("MethodId", "1_0", "Could not convert string to integer: 1_0."),
+    ):
+        response = await post(api, tele, body(tele, start(), **{field: value}))
+        assert model_state(response) == {f"model.{field}": [message]}, value
+    form = urlencode(body(tele, start(), PaidAmount="\u0665", MethodId="\u0663"))
+    response = await post(api, tele, form, headers={"Content-Type": FORM})
+    assert response.status_code == 400, response.text
+    assert set(model_state(response)) == {"model.PaidAmount", "model.MethodId"}
+    assert await appointments(api) == before

@@ -27,6 +27,7 @@ from carebook.core.availability.enforcement import (
     ensure_not_closed,
     ensure_within_hours,
 )
+from carebook.core.clinic.common import check_birth_date
 from carebook.core.errors import (
     Clash,
     DomainError,
@@ -156,8 +157,10 @@ def _check_shape(request: BookingRequest) -> list[FieldError]:
         errors.append(FieldError("end_time", "give end_time or appointment_type_id"))
     if request.note is not None and len(request.note) > NOTE_MAX_LENGTH:
         errors.append(FieldError("note", f"must be at most {NOTE_MAX_LENGTH} characters"))
-    if request.dependant is not None and request.dependant.date_of_birth > utc_now().date():
-        errors.append(FieldError("patient.bio.date_of_birth", "must not be in the future"))
+    if request.dependant is not None:
+        check_birth_date(
+            errors, "patient.bio.date_of_birth", request.dependant.date_of_birth, utc_now().date()
+        )
     return errors
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from carebook.core.clinic.common import check_birth_date
 from carebook.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from carebook.core.telehealth import MAX_AMOUNT, MODE_NAMES, in_cents
 from carebook.core.time import is_valid_zone, utc_now
@@ -278,8 +279,8 @@ def _check_person(
     if person.date_of_birth is None:
         if birth_required:
             errors.append(FieldError(f"{prefix}.date_of_birth", "is required"))
-    elif person.date_of_birth > utc_now().date():
-        errors.append(FieldError(f"{prefix}.date_of_birth", "must not be in the future"))
+    else:
+        check_birth_date(errors, f"{prefix}.date_of_birth", person.date_of_birth, utc_now().date())
     if person.gender is not None and person.gender not in GENDERS:
         errors.append(FieldError(f"{prefix}.gender", "must be Male, Female or Other"))
     _zone(errors, f"{prefix}.tz", person.tz)

@@ -95,9 +95,10 @@ _US_FORMATS = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M:%S %p", "%
 _GUID_TEXT = re.compile(
     r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 )
-_INTEGER_TEXT = re.compile(r"[+-]?\d{1,20}")
-_MS_DATE = re.compile(r"/Date\((-?\d+)([+-]\d{4})?\)/")
-_FORM_REASON = re.compile(r"reasons\[(\d{1,3})\](?:\.reasonid|\[reasonid\])", re.IGNORECASE)
+# ASCII digits only, as .NET's parsers take them (Python's \d and int() take any script's).
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,20}")
+_MS_DATE = re.compile(r"/Date\((-?[0-9]+)([+-][0-9]{4})?\)/")
+_FORM_REASON = re.compile(r"reasons\[([0-9]{1,3})\](?:\.reasonid|\[reasonid\])", re.IGNORECASE)
 _NET_EMPTY_DATE = datetime(1, 1, 1)
 # Text codecs (by codecs.lookup's name) that are no character set: ``undefined`` refuses every
 # byte, ``punycode`` and ``idna`` encode domain names, the escapes are Python literals.
@@ -224,8 +225,12 @@ def _date(body: _Body, name: str, value: Any) -> datetime:
 def _decimal(body: _Body, name: str, value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise _bad_value(body, name, "decimal", value)
+    text = str(value).strip()
+    # Python's Decimal also reads other scripts' digits and "1_000"; .NET's parsers do not.
+    if not text.isascii() or "_" in text:
+        raise _bad_value(body, name, "decimal", value)
     try:
-        amount = Decimal(str(value).strip())
+        amount = Decimal(text)
     except InvalidOperation:
         raise _bad_value(body, name, "decimal", value) from None
     if not amount.is_finite():

@@ -67,6 +67,19 @@ def years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
+# Nobody alive was born longer ago than this: an earlier date of birth is a typing mistake.
+MAX_AGE_YEARS = 130
+
+
+def check_birth_date(errors: list[FieldError], field: str, born: date, today: date) -> None:
+    """Every person's date of birth (patients, dependants, portal users): not after ``today``,
+    not more than :data:`MAX_AGE_YEARS` before it."""
+    if born > today:
+        errors.append(FieldError(field, "must not be in the future"))
+    elif born < years_before(today, MAX_AGE_YEARS):
+        errors.append(FieldError(field, f"must not be more than {MAX_AGE_YEARS} years ago"))
+
+
 def require_all(resource: str, wanted: Sequence[int], found: Collection[int]) -> None:
     """``NotFound`` for the first of ``wanted`` that is not in ``found`` (the tenant's rows)."""
     for record_id in wanted:

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carebook.core.clinic.common import (
+    check_birth_date,
     check_email,
     optional_text,
     phone_digits,
     required_text,
-    years_before,
 )
 from carebook.core.clinic.locations import require_location
 from carebook.core.errors import FieldError, InvalidInput, NotFound
@@ -24,7 +24,6 @@ from carebook.db.repositories.pagination import Page, PageRequest
 from carebook.db.tables import Patient
 
 GENDERS = ("Male", "Female", "Other")
-MAX_AGE_YEARS = 130
 
 
 @dataclass(frozen=True)
@@ -57,17 +56,6 @@ class CreatedPatient:
     created: bool  # False: an existing match was returned
 
 
-def _check_birth_date(errors: list[FieldError], born: date, today: date) -> None:
-    if born > today:
-        errors.append(FieldError("patient.bio.date_of_birth", "must not be in the future"))
-    elif born < years_before(today, MAX_AGE_YEARS):
-        errors.append(
-            FieldError(
-                "patient.bio.date_of_birth", f"must not be more than {MAX_AGE_YEARS} years ago"
-            )
-        )
-
-
 def _validated(given: NewPatient, *, today: date) -> NewPatient:
     errors: list[FieldError] = []
     first_name = required_text(errors, "patient.first_name", given.first_name)
@@ -75,7 +63,7 @@ def _validated(given: NewPatient, *, today: date) -> NewPatient:
     email = check_email(errors, "patient.email", given.email)
     if email is None:
         errors.append(FieldError("patient.email", "must not be blank"))
-    _check_birth_date(errors, given.date_of_birth, today)
+    check_birth_date(errors, "patient.bio.date_of_birth", given.date_of_birth, today)
     phone = given.phone_number.strip()
     if not phone_digits(phone):
         errors.append(FieldError("patient.bio.phone_number", "must contain digits"))

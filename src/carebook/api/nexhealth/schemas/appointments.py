@@ -6,7 +6,6 @@ document); Carebook keeps it a string, as every client sends it.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from pydantic import (
@@ -19,7 +18,14 @@ from pydantic import (
 )
 from pydantic_core import to_json
 
-from carebook.api.nexhealth.schemas.common import Email, Id, Str100, no_nul, storable_json
+from carebook.api.nexhealth.schemas.common import (
+    Email,
+    Id,
+    IsoDate,
+    Str100,
+    no_nul,
+    storable_json,
+)
 from carebook.api.nexhealth.schemas.descriptors import DescriptorOut, descriptor_out
 from carebook.api.nexhealth.schemas.patients import (
     AppointmentPatientOut,
@@ -37,7 +43,11 @@ class DependantBioIn(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    date_of_birth: date
+    # Strict, as a patient's is (this model is lax, to keep the other keys as given): exactly
+    # YYYY-MM-DD, not a number of seconds nor a date-time.
+    date_of_birth: IsoDate = Field(
+        strict=True, description="Not in the future, not more than 130 years ago."
+    )
     gender: str | None = Field(default=None, pattern="^(Male|Female|Other)$")
 
     @model_validator(mode="before")

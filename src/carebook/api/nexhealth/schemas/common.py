@@ -145,7 +145,7 @@ def storable_json(value: object) -> object:
 JsonObject = Annotated[dict[str, Any], BeforeValidator(storable_json)]
 """A free-form JSON object, kept as given (see :func:`storable_json`)."""
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _iso_date(value: object) -> object:
