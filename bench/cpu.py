@@ -43,6 +43,8 @@ class Snapshot:
     api: float  # the given processes and their descendants
     postgres: float  # every process named postgres
     machine: float  # all CPUs, busy time of any kind (steal excluded)
+    steal: float  # all CPUs: time the hypervisor gave to other guests while this one was ready
+    total: float  # all CPUs: every kind of time, idle and steal included
 
 
 def snapshot(api_pids: Iterable[int]) -> Snapshot | None:
@@ -60,11 +62,15 @@ def snapshot(api_pids: Iterable[int]) -> Snapshot | None:
     # /proc/stat's first line: user nice system idle iowait irq softirq steal ... (ticks).
     values = [int(v) for v in (_PROC / "stat").read_text().split("\n", 1)[0].split()[1:]]
     busy = sum(values[:3]) + sum(values[5:7])
-    return Snapshot(api, postgres, busy / os.sysconf("SC_CLK_TCK"))
+    tick = os.sysconf("SC_CLK_TCK")
+    steal = values[7] if len(values) > 7 else 0
+    return Snapshot(api, postgres, busy / tick, steal / tick, sum(values[:8]) / tick)
 
 
 def per_booking(before: Snapshot | None, after: Snapshot | None, bookings: int) -> str | None:
-    """``CPU per booking: API … ms, PostgreSQL … ms, whole machine … ms``."""
+    """``CPU per booking: API … ms, PostgreSQL … ms, whole machine … ms``, and the share of the
+    CPUs' time the hypervisor took (steal) when it took any: on a shared host that time is
+    lost to the run, so fewer bookings a second at the same CPU per booking."""
     if before is None or after is None or bookings <= 0:
         return None
 
@@ -75,4 +81,8 @@ def per_booking(before: Snapshot | None, after: Snapshot | None, bookings: int) 
     if after.postgres > before.postgres:
         parts.append(f"PostgreSQL {ms(after.postgres - before.postgres)}")
     parts.append(f"whole machine {ms(after.machine - before.machine)}")
-    return "CPU per booking: " + ", ".join(parts)
+    line = "CPU per booking: " + ", ".join(parts)
+    steal, total = after.steal - before.steal, after.total - before.total
+    if steal > 0 and total > 0:
+        line += f"; steal {steal / total:.0%} of the CPUs' time"
+    return line
